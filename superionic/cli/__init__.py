@@ -1,0 +1,1 @@
+"""The ``superionic`` command. Each module here adds one group of sub-commands."""

@@ -1,0 +1,1 @@
+"""Units, constants, errors, uncertainty-carrying results and structure adapters."""

@@ -1,0 +1,1 @@
+"""Lab data: impedance spectroscopy, Hebb–Wagner polarisation, QENS."""

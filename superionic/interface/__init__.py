@@ -1,0 +1,1 @@
+"""Interface and device models: contact, fracture, SEI, creep, runaway, dendrites, coatings."""

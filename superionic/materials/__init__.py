@@ -1,0 +1,1 @@
+"""Reference structures, ordering of partial occupancies, doping and defect chemistry."""

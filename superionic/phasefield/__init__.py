@@ -1,0 +1,1 @@
+"""Phase-field electrodeposition and dendrite growth."""

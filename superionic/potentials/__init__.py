@@ -1,0 +1,1 @@
+"""QMTP: moment tensor potential with charge equilibration and Ewald; teachers; training."""

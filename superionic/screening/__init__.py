@@ -1,0 +1,1 @@
+"""Screening funnel for candidate electrolytes."""

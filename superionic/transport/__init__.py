@@ -1,0 +1,1 @@
+"""Transport: unwrapping, MSD, diffusion, conductivity, Haven ratio, Green–Kubo, Arrhenius."""
