@@ -1,0 +1,440 @@
+"""The main job: structure in, room-temperature ionic conductivity out.
+
+Stages (each stored in the run directory's results store, so a killed run resumes after its
+last finished stage; production MD resumes from its own checkpoints):
+
+1. structure: read (library name or file), order partial occupancies, build the supercell;
+2. relax: teacher relaxation of positions and cell (FIRE on a Fréchet cell filter);
+3. initial data: rattled and strained copies plus a short teacher MD at the highest
+   temperature, labelled by the teacher;
+4. train: QMTP fitted to the teacher data;
+5. active learning: QMTP MD at every target temperature, configurations above the selection
+   grade labelled and added, retrained until none is above it (or the iteration cap);
+6. production: QMTP MD at every temperature, in segments, until D* reaches the target relative
+   precision or the time budget ends (the report says which);
+7. analysis: tracer/collective diffusion, Haven ratio, directional D, Arrhenius fit and
+   extrapolation to the target temperature; the HTML report and JSON of every number.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from superionic.core.estimate import Estimate
+from superionic.core.units import KB_EV_PER_K
+
+#: Fractions of the wall-time budget given to the stages before production MD.
+BUDGET_SHARES = {"relax": 0.04, "initial_data": 0.16, "train": 0.10, "active_learning": 0.15}
+
+
+@dataclass
+class ConductivityConfig:
+    """Settings of a conductivity run (every field is recorded in the run directory)."""
+
+    material: str
+    run_dir: str = "runs/conductivity"
+    budget_s: float = 1200.0
+    temperatures_K: list[float] | None = None
+    target_T_K: float = 300.0
+    species: str = "Li"
+    teacher: str = "chgnet"
+    device: str = "cpu"
+    seed: int = 0
+    min_distance_A: float = 8.0
+    level: int = 10
+    r_cut_A: float = 5.0
+    charges: bool = True
+    timestep_fs: float = 2.0
+    sample_every: int = 10
+    target_rel_precision: float = 0.15
+    relax_steps: int = 40
+    n_rattled: int = 12
+    n_strained: int = 4
+    teacher_md_steps: int = 60
+    train_epochs: int = 60
+    al_iterations: int = 3
+    al_md_steps: int = 300
+    segment_steps: int = 2000
+    max_production_steps: int = 200_000
+    scheduler: str | None = None
+    workers: int = 1
+    dopant: str | None = None
+    dopant_x: float = 0.0
+    vacancies: int = 0
+    progress: bool = True
+
+    def library_options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {}
+        if self.dopant:
+            opts.update(dopant=self.dopant, x=self.dopant_x)
+        if self.vacancies:
+            opts["vacancies"] = self.vacancies
+        return opts
+
+
+@dataclass
+class ConductivityResult:
+    """Everything the run found; ``to_dict`` is the JSON contract."""
+
+    material: str
+    target_T_K: float
+    sigma_S_per_cm: Estimate
+    Ea_eV: Estimate
+    haven_ratio: Estimate
+    temperatures_K: list[float]
+    per_temperature: list[dict[str, Any]]
+    arrhenius: dict[str, Any]
+    dimensionality: str
+    structure: dict[str, Any]
+    training: dict[str, Any]
+    active_learning: list[dict[str, Any]]
+    teacher_check: dict[str, Any] | None
+    experiment: dict[str, Any]
+    stages: list[tuple[str, float]]
+    report: str = ""
+    notes: list[str] = field(default_factory=list)
+    arrhenius_fit: Any = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        from superionic.core.estimate import to_jsonable
+
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "arrhenius_fit"}
+        d["sigma_S_per_cm"] = self.sigma_S_per_cm.to_dict()
+        d["Ea_eV"] = self.Ea_eV.to_dict()
+        d["haven_ratio"] = self.haven_ratio.to_dict()
+        return to_jsonable(d)
+
+
+# --- temperatures ----------------------------------------------------------------------------
+def default_temperatures(Ea_eV: float | None, n: int = 4, t_hop_ps: float = 5.0,
+                         nu0_Hz: float = 1e13, T_max_K: float = 1100.0) -> list[float]:
+    """Temperatures at which each mobile ion hops about once per ``t_hop_ps`` or faster.
+
+    The lowest T solves nu0 exp(-Ea / k_B T) t_hop = 1 (transition-state rate), the highest
+    is 350 K above it (capped at ``T_max_K``), evenly spaced in 1/T as an Arrhenius fit wants.
+    """
+    ea = 0.3 if Ea_eV is None else Ea_eV
+    t_low = ea / (KB_EV_PER_K * math.log(nu0_Hz * t_hop_ps * 1e-12))
+    t_low = min(max(t_low, 400.0), T_max_K - 300.0)
+    t_high = min(t_low + 350.0, T_max_K)
+    inv = np.linspace(1 / t_low, 1 / t_high, n)
+    return [float(round(1 / x, 0)) for x in inv[::-1]]
+
+
+# --- stage functions (top-level, so they can run in worker processes) -------------------------
+def _teacher(cfg: ConductivityConfig) -> Any:
+    from superionic.potentials.teachers import ASETeacher, CHGNetTeacher
+
+    if cfg.teacher == "chgnet":
+        return CHGNetTeacher(device=cfg.device)
+    if callable(cfg.teacher):  # an ASE calculator factory given through the Python API
+        return ASETeacher(cfg.teacher)
+    raise ValueError(f"unknown teacher {cfg.teacher!r}")
+
+
+def _stage_structure(cfg: ConductivityConfig) -> dict[str, Any]:
+    from superionic.materials.reading import prepare_cell
+
+    atoms, report = prepare_cell(cfg.material, min_distance_A=cfg.min_distance_A,
+                                 seed=cfg.seed, **cfg.library_options())
+    return {"atoms": atoms, "ordering": report.to_dict()}
+
+
+def _stage_relax(atoms: Atoms, cfg: ConductivityConfig, deadline: float) -> dict[str, Any]:
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import FIRE
+
+    a = atoms.copy()
+    a.calc = _teacher(cfg).make_calculator()
+    e0 = float(a.get_potential_energy())
+    opt = FIRE(FrechetCellFilter(a), logfile=None)
+    steps = 0
+    for _ in opt.irun(fmax=0.05, steps=cfg.relax_steps):
+        steps += 1
+        if time.time() > deadline:
+            break
+    out = a.copy()
+    out.calc = None
+    return {"atoms": out, "energy_before_eV": e0, "energy_after_eV":
+            float(a.get_potential_energy()), "steps": steps,
+            "fmax_eV_per_A": float(np.abs(a.get_forces()).max())}
+
+
+def _snapshot(atoms: Atoms) -> Atoms:
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    c = atoms.copy()
+    res = atoms.calc.results
+    c.calc = SinglePointCalculator(c, energy=float(res["energy"]),
+                                   forces=np.array(res["forces"]),
+                                   stress=np.array(res["stress"]) if "stress" in res else None)
+    return c
+
+
+def _stage_initial_data(atoms: Atoms, cfg: ConductivityConfig, T_high: float,
+                        run_dir: Path, deadline: float) -> dict[str, Any]:
+    from superionic.dynamics.md import run_md
+    from superionic.potentials.teachers import label
+
+    rng = np.random.default_rng(cfg.seed)
+    configs = []
+    for k in range(cfg.n_rattled):
+        a = atoms.copy()
+        a.positions += rng.normal(0.0, 0.03 + 0.09 * k / max(1, cfg.n_rattled - 1),
+                                  a.positions.shape)
+        configs.append(a)
+    for _ in range(cfg.n_strained):
+        a = atoms.copy()
+        strain = np.eye(3) + rng.normal(0.0, 0.025, (3, 3))
+        strain = 0.5 * (strain + strain.T)
+        a.set_cell(a.cell.array @ strain, scale_atoms=True)
+        a.positions += rng.normal(0.0, 0.05, a.positions.shape)
+        configs.append(a)
+    data = label(configs, _teacher(cfg), n_workers=cfg.workers)
+    teacher_frames: list[Atoms] = []
+
+    def collect(a: Atoms, step: int) -> str | None:
+        teacher_frames.append(_snapshot(a))
+        return "time budget" if time.time() > deadline else None
+
+    md = run_md(atoms, _teacher(cfg).make_calculator(), temperature_K=T_high,
+                timestep_fs=cfg.timestep_fs, steps=cfg.teacher_md_steps,
+                out=run_dir / "teacher_md.h5", sample_every=max(1, cfg.teacher_md_steps // 20),
+                checkpoint_every=10**9, seed=cfg.seed, stop_if=collect,
+                potential_name=f"teacher:{cfg.teacher}")
+    return {"data": data + teacher_frames, "teacher_md": md.to_dict()}
+
+
+def _stage_train(data: list[Atoms], cfg: ConductivityConfig) -> dict[str, Any]:
+    from superionic.potentials.training import train
+
+    res = train(data, level=cfg.level, r_cut=cfg.r_cut_A, charges=cfg.charges, seed=cfg.seed,
+                epochs=cfg.train_epochs, progress=cfg.progress)
+    return {"model": res.model, "training": res.to_dict()}
+
+
+def _stage_active_learning(model: Any, data: list[Atoms], atoms: Atoms,
+                           temperatures: list[float], cfg: ConductivityConfig,
+                           deadline: float) -> dict[str, Any]:
+    from superionic.potentials.active_learning import active_learning
+    from superionic.potentials.training import evaluate
+
+    starts = []
+    for T in temperatures:
+        a = atoms.copy()
+        a.info["temperature_K"] = T
+        starts.append(a)
+
+    def runner(a: Atoms, calc: Any, n_steps: int, seed: int):
+        from ase import units
+        from ase.md.langevin import Langevin
+        from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+        T = float(a.info.get("temperature_K", temperatures[-1]))
+        a = a.copy()
+        a.calc = calc
+        r = np.random.default_rng(seed)
+        MaxwellBoltzmannDistribution(a, temperature_K=T, rng=r)
+        dyn = Langevin(a, cfg.timestep_fs * units.fs, temperature_K=T,
+                       friction=0.01 / units.fs, rng=r)
+        for _ in range(0, n_steps, 10):
+            if time.time() > deadline:
+                return
+            dyn.run(10)
+            yield a
+
+    al = active_learning(model, _teacher(cfg), starts, runner, training_set=data,
+                         max_iterations=cfg.al_iterations, md_steps=cfg.al_md_steps,
+                         n_workers=cfg.workers, seed=cfg.seed,
+                         train_kwargs={"level": cfg.level, "r_cut": cfg.r_cut_A,
+                                       "charges": cfg.charges, "epochs": cfg.train_epochs})
+    errors = evaluate(al.model, al.training_set, active_set=al.active_set)
+    return {"model": al.model, "active_set": al.active_set, "data": al.training_set,
+            "history": al.history, "converged": al.converged, "errors": errors}
+
+
+def _production_task(job: dict[str, Any]) -> dict[str, Any]:
+    """MD at one temperature in segments until D* is precise enough or time runs out."""
+    from superionic.dynamics.md import run_md
+    from superionic.potentials.calculator import QMTPCalculator
+    from superionic.transport.analysis import analyse_diffusion
+
+    cfg: ConductivityConfig = job["cfg"]
+    T, out, deadline = job["T"], Path(job["out"]), job["deadline"]
+    calc = QMTPCalculator(job["model_path"], engine="numba" if cfg.device == "cpu" else "torch",
+                          device=cfg.device)
+    steps, reason, result = 0, "", None
+    seg = cfg.segment_steps
+    while True:
+        steps = min(steps + seg, cfg.max_production_steps)
+        md = run_md(job["atoms"], calc, temperature_K=T, timestep_fs=cfg.timestep_fs,
+                    steps=steps, out=out, sample_every=cfg.sample_every,
+                    checkpoint_every=max(cfg.sample_every, seg // 4), seed=cfg.seed + int(T),
+                    potential_name=job["model_path"])
+        try:
+            result = analyse_diffusion(out, cfg.species, temperature_K=T)
+            d = result.D_tracer_cm2_per_s
+            rel = d.stderr / d.value if d.value > 0 else math.inf
+        except Exception as exc:  # noqa: BLE001 - too short to analyse yet: keep running
+            rel, last_error = math.inf, str(exc)
+        else:
+            last_error = ""
+        if rel <= cfg.target_rel_precision:
+            reason = f"target precision reached (relative stderr {rel:.2f})"
+            break
+        if steps >= cfg.max_production_steps:
+            reason = f"step cap reached (relative stderr {rel:.2f})"
+            break
+        rate = md.wall_s / max(steps, 1)
+        if time.time() + rate * seg > deadline:
+            reason = f"time budget ended (relative stderr {rel:.2f})"
+            break
+    if result is None:
+        raise RuntimeError(f"MD at {T} K too short to analyse: {last_error}")
+    return {"T": T, "trajectory": str(out), "steps": steps, "stop_reason": reason,
+            "atom_steps_per_s": md.atom_steps_per_s, "diffusion": result}
+
+
+# --- the workflow ------------------------------------------------------------------------------
+def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
+    """Run (or resume) the conductivity workflow described by ``cfg``."""
+    from superionic.materials.library import get_material
+    from superionic.workflows.executor import Executor
+    from superionic.workflows.store import RunStore
+
+    t0 = time.time()
+    run_dir = Path(cfg.run_dir)
+    store = RunStore(run_dir)
+    (run_dir / "config.json").write_text(__import__("json").dumps(asdict(cfg), indent=2,
+                                                                  default=str))
+    try:
+        entry = get_material(cfg.material)
+    except Exception:  # noqa: BLE001 - a structure file, not a library name
+        entry = None
+    temps = sorted(cfg.temperatures_K or default_temperatures(entry.Ea_eV if entry else None))
+    key = {k: v for k, v in asdict(cfg).items()
+           if k not in ("run_dir", "budget_s", "progress", "scheduler", "workers")}
+
+    def deadline(share_upto: str) -> float:
+        acc = 0.0
+        for k, v in BUDGET_SHARES.items():
+            acc += v
+            if k == share_upto:
+                break
+        return t0 + acc * cfg.budget_s
+
+    st = store.cached("structure", key, lambda: _stage_structure(cfg))
+    rel = store.cached("relax", key, lambda: _stage_relax(st["atoms"], cfg, deadline("relax")))
+    atoms = rel["atoms"]
+    init = store.cached("initial_data", key | {"T": temps},
+                        lambda: _stage_initial_data(atoms, cfg, temps[-1], run_dir,
+                                                    deadline("initial_data")))
+    tr = store.cached("train", key, lambda: _stage_train(init["data"], cfg))
+    al = store.cached("active_learning", key | {"T": temps},
+                      lambda: _stage_active_learning(tr["model"], init["data"], atoms, temps,
+                                                     cfg, deadline("active_learning")))
+    model_path = run_dir / "model.qmtp"
+    al["model"].save(model_path)
+
+    prod_deadline = t0 + 0.93 * cfg.budget_s
+    jobs = [{"cfg": cfg, "T": T, "out": str(run_dir / "md" / f"T{int(T)}K.h5"),
+             "atoms": atoms, "model_path": str(model_path), "deadline": prod_deadline}
+            for T in temps]
+    (run_dir / "md").mkdir(exist_ok=True)
+    todo = []
+    prod: dict[float, dict[str, Any]] = {}
+    for j in jobs:
+        found, value = store.get("production", _prod_key(key, j["T"]))
+        if found:
+            prod[j["T"]] = value
+            store.reused.append("production")
+        else:
+            todo.append(j)
+    with Executor(cfg.scheduler, workers=cfg.workers) as ex:
+        for j, res in zip(todo, ex.map(_production_task, todo), strict=True):
+            store.put("production", _prod_key(key, j["T"]), res, 0.0)
+            prod[j["T"]] = res
+    result = _summarise(cfg, temps, st, rel, init, tr, al, prod, entry, store)
+    from superionic.workflows.conductivity_report import write_conductivity_report
+
+    result.report = str(write_conductivity_report(result, prod, run_dir))
+    (run_dir / "results.json").write_text(__import__("json").dumps(result.to_dict(), indent=2))
+    return result
+
+
+def _prod_key(key: dict[str, Any], T: float) -> str:
+    from superionic.workflows.store import input_hash
+
+    return input_hash(key | {"production_T": T})
+
+
+def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict, init: dict,
+               tr: dict, al: dict, prod: dict[float, dict], entry: Any,
+               store: Any) -> ConductivityResult:
+    from superionic.transport.arrhenius import fit_arrhenius
+
+    rows, notes = [], []
+    T_arr, sig, sig_log_err, hav, hav_log_err = [], [], [], [], []
+    dims = []
+    for T in temps:
+        r = prod[T]["diffusion"]
+        s = r.sigma_NE_S_per_cm
+        lo, hi = s.ci95
+        T_arr.append(T)
+        sig.append(s.value)
+        sig_log_err.append((math.log(hi) - math.log(lo)) / (2 * 1.959964) if lo > 0 else
+                           s.stderr / s.value)
+        h = r.haven_ratio
+        if h.value > 0 and h.ci95[0] > 0:
+            hav.append(math.log(h.value))
+            hav_log_err.append((math.log(h.ci95[1]) - math.log(h.ci95[0])) / (2 * 1.959964))
+        dims.append(r.dimensionality)
+        rows.append({"T_K": T, "steps": prod[T]["steps"], "stop_reason": prod[T]["stop_reason"],
+                     "atom_steps_per_s": prod[T]["atom_steps_per_s"],
+                     "D_tracer_cm2_per_s": r.D_tracer_cm2_per_s.to_dict(),
+                     "D_sigma_cm2_per_s": r.D_sigma_cm2_per_s.to_dict(),
+                     "D_tracer_xyz_cm2_per_s": [d.to_dict() for d in r.D_tracer_xyz_cm2_per_s],
+                     "haven_ratio": r.haven_ratio.to_dict(),
+                     "sigma_NE_S_per_cm": s.to_dict(),
+                     "sigma_collective_S_per_cm": r.sigma_S_per_cm.to_dict(),
+                     "fit_window_fs": list(r.fit_window_fs),
+                     "dimensionality": r.dimensionality})
+    fit = fit_arrhenius(T_arr, sig, multiply_by_T=True, log_stderr=sig_log_err,
+                        quantity="sigma")
+    sigma_T = fit.predict(cfg.target_T_K)
+    if fit.curvature_warning:
+        notes.append(fit.curvature_warning)
+    if hav:
+        w = 1 / np.square(hav_log_err)
+        m = float(np.sum(w * np.array(hav)) / np.sum(w))
+        haven = Estimate.from_log(m, float(1 / math.sqrt(np.sum(w))), unit="",
+                                  method="inverse-variance mean of ln H_R over temperatures")
+    else:
+        haven = Estimate(float("nan"), float("nan"), method="not determined")
+        notes.append("Haven ratio not determined: collective diffusion too noisy")
+    dim = max(set(dims), key=dims.count)
+    teacher_check = None
+    experiment = {}
+    if entry is not None:
+        experiment = {"sigma_RT_S_per_cm": entry.sigma_RT_S_per_cm,
+                      "sigma_source": entry.sigma_source, "Ea_eV": entry.Ea_eV,
+                      "Ea_source": entry.Ea_source}
+    return ConductivityResult(
+        material=cfg.material, target_T_K=cfg.target_T_K,
+        sigma_S_per_cm=sigma_T, Ea_eV=fit.Ea_eV, haven_ratio=haven, temperatures_K=temps,
+        per_temperature=rows, arrhenius=fit.to_dict(),
+        dimensionality={1: "1D", 2: "2D", 3: "3D"}.get(dim, str(dim)),
+        structure={"n_atoms": len(rel["atoms"]), "formula": rel["atoms"].get_chemical_formula(),
+                   "ordering": st["ordering"],
+                   "relax": {k: v for k, v in rel.items() if k != "atoms"}},
+        training=tr["training"] | {"after_active_learning": al["errors"]},
+        active_learning=al["history"], teacher_check=teacher_check, experiment=experiment,
+        stages=store.stages(), notes=notes, arrhenius_fit=fit,
+    )

@@ -1,0 +1,101 @@
+"""The HTML report of a conductivity run: structure, training, MSDs, Arrhenius, comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from superionic.report.html import Section, write_report
+
+
+def _fmt(e: dict[str, Any] | Any, digits: int = 3) -> str:
+    d = e if isinstance(e, dict) else e.to_dict()
+    lo, hi = d["ci95"]
+    return f"{d['value']:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
+
+
+def write_conductivity_report(result: Any, prod: dict[float, dict[str, Any]],
+                              run_dir: str | Path) -> Path:
+    """Write ``run_dir/report.html`` with its figures under ``run_dir/figures``."""
+    from superionic.report.arrhenius_plots import plot_arrhenius
+    from superionic.report.transport_plots import plot_msd
+
+    run_dir = Path(run_dir)
+    figs = run_dir / "figures"
+    figs.mkdir(parents=True, exist_ok=True)
+    sections: list[Section] = []
+    exp = result.experiment
+    head = [[f"sigma({result.target_T_K:g} K) (S/cm)", _fmt(result.sigma_S_per_cm),
+             f"{exp['sigma_RT_S_per_cm']:.3g}" if exp.get("sigma_RT_S_per_cm") else "—"],
+            ["Ea (eV)", _fmt(result.Ea_eV),
+             f"{exp['Ea_eV']:.3g}" if exp.get("Ea_eV") else "—"],
+            ["Haven ratio", _fmt(result.haven_ratio), "—"],
+            ["conduction", result.dimensionality, "—"]]
+    summary = Section("Result", tables=[(["quantity", "prediction [95 % interval]",
+                                          "experiment"], head)], notes=list(result.notes))
+    if exp:
+        summary.paragraphs.append(f"Experimental values: {exp.get('sigma_source', '')}; "
+                                  f"Ea: {exp.get('Ea_source', '')}.")
+    summary.paragraphs.append(
+        "sigma from the Nernst–Einstein relation with the tracer diffusion coefficient at "
+        "each temperature (Haven ratio 1), fitted as ln(sigma T) against 1/T and "
+        "extrapolated; the measured Haven ratio is reported separately.")
+    sections.append(summary)
+    s = result.structure
+    ordering = s["ordering"]
+    sections.append(Section("Structure", tables=[(["item", "value"], [
+        ["formula (cell)", s["formula"]], ["atoms", str(s["n_atoms"])],
+        ["supercell", "x".join(map(str, ordering["supercell"]))],
+        ["oxidation states", str(ordering["oxidation_states"])],
+        ["ordering", ordering["method"]],
+        ["adjustments", "; ".join(ordering["adjustments"]) or "none"],
+        ["relaxation", f"{s['relax']['steps']} FIRE steps, final max force "
+                       f"{s['relax']['fmax_eV_per_A']:.3f} eV/Å"]])]))
+    tr = result.training
+    rm = tr.get("validation_rmse") or {}
+    after = tr.get("after_active_learning", {})
+    sections.append(Section("Potential (QMTP) training and extrapolation", tables=[(
+        ["set", "energy RMSE (meV/atom)", "force RMSE (eV/Å)", "stress RMSE (GPa)",
+         "max extrapolation grade"],
+        [["validation (initial data)",
+          f"{1000 * rm.get('energy_rmse_eV_per_atom', float('nan')):.2f}",
+          f"{rm.get('force_rmse_eV_per_A', float('nan')):.3f}",
+          f"{rm.get('stress_rmse_GPa', float('nan')):.3f}", "—"],
+         ["training set after active learning",
+          f"{1000 * after.get('energy_rmse_eV_per_atom', float('nan')):.2f}",
+          f"{after.get('force_rmse_eV_per_A', float('nan')):.3f}",
+          f"{after.get('stress_rmse_GPa', float('nan')):.3f}",
+          f"{after.get('max_extrapolation_grade', float('nan')):.2f}"]]),
+        (["iteration", "MD frames", "max grade", "selected", "training set"],
+         [[str(h.get("iteration")), str(h.get("md_frames")), f"{h.get('max_grade', 0):.2f}",
+           str(h.get("n_selected")), str(h.get("n_training", "—"))]
+          for h in result.active_learning])]))
+    md = Section("Molecular dynamics and diffusion")
+    md.tables.append((["T (K)", "steps", "stopped because", "D* (cm²/s)", "D_sigma (cm²/s)",
+                       "H_R", "sigma (S/cm)", "fit window (fs)"],
+                      [[f"{r['T_K']:g}", str(r["steps"]), r["stop_reason"],
+                        _fmt(r["D_tracer_cm2_per_s"]), _fmt(r["D_sigma_cm2_per_s"]),
+                        _fmt(r["haven_ratio"]), _fmt(r["sigma_NE_S_per_cm"]),
+                        "–".join(f"{x:.0f}" for x in r["fit_window_fs"])]
+                       for r in result.per_temperature]))
+    md.tables.append((["T (K)", "D*_x", "D*_y", "D*_z"],
+                      [[f"{r['T_K']:g}"] + [_fmt(d) for d in r["D_tracer_xyz_cm2_per_s"]]
+                       for r in result.per_temperature]))
+    for T in sorted(prod):
+        path = figs / f"msd_T{int(T)}K.png"
+        plot_msd(prod[T]["diffusion"], path)
+        md.figures.append((path, f"MSD at {T:g} K with the fitted window and its 95 % band"))
+    sections.append(md)
+    arr = Section("Arrhenius extrapolation")
+    path = figs / "arrhenius.png"
+    if result.arrhenius_fit is not None:
+        plot_arrhenius(result.arrhenius_fit, path, T_K=result.target_T_K)
+        arr.figures.append((path, "sigma T against 1/T with the fit, its 95 % band and the "
+                                  f"extrapolation to {result.target_T_K:g} K"))
+    sections.append(arr)
+    sections.append(Section("Stages", tables=[(["stage", "seconds"],
+                                               [[n, f"{t:.1f}"] for n, t in result.stages])]))
+    return write_report(run_dir / "report.html",
+                        f"Ionic conductivity of {result.material}", sections,
+                        footer="superionic conductivity report; every number is in "
+                               "results.json beside this file.")
