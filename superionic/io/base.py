@@ -8,7 +8,8 @@ vectors as rows (ASE convention), velocities in Å/fs, times in fs.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -22,9 +23,33 @@ class FrameChunk:
     cells: np.ndarray  # (f, 3, 3) Å, rows are lattice vectors
     velocities: np.ndarray | None = None  # (f, N, 3) Å/fs
     image_flags: np.ndarray | None = None  # (f, N, 3) int, when the file stores them
+    forces: np.ndarray | None = None  # (f, N, 3) eV/Å, when the file stores them
+    energies: np.ndarray | None = None  # (f,) potential energy in eV, when stored
+    times_fs: np.ndarray | None = None  # (f,) time of each frame in fs (first frame of file = 0)
+    steps: np.ndarray | None = None  # (f,) MD step number of each frame, when the file has it
 
     def __len__(self) -> int:
         return int(self.positions.shape[0])
+
+    def unwrapped_positions(self) -> np.ndarray:
+        """Positions with the stored image flags applied, r + n·cell (Å); a copy otherwise."""
+        if self.image_flags is None:
+            return np.array(self.positions, dtype=float, copy=True)
+        shift = np.einsum("fni,fij->fnj", self.image_flags.astype(float), self.cells)
+        return self.positions + shift
+
+
+def concat_chunks(parts: list[FrameChunk]) -> FrameChunk:
+    """Join consecutive chunks into one; optional arrays are kept only if every part has them."""
+    joined: dict[str, Any] = {"start": parts[0].start}
+    for f in fields(FrameChunk):
+        if f.name == "start":
+            continue
+        arrays = [getattr(p, f.name) for p in parts]
+        joined[f.name] = (
+            np.concatenate(arrays) if all(a is not None for a in arrays) else None
+        )
+    return FrameChunk(**joined)
 
 
 @dataclass
@@ -40,6 +65,15 @@ class TrajectoryInfo:
     has_velocities: bool
     wrapped: bool | None  # True if positions are wrapped into the cell, None if unknown
     variable_cell: bool | None
+    format: str = ""  # format name the file was read as ("h5md", "extxyz", ...)
+    stride: int | None = None  # MD steps between stored frames, when known or assumed
+    first_step: int | None = None  # MD step number of the first frame, when the file has it
+    has_image_flags: bool = False
+    has_forces: bool = False
+    has_energies: bool = False
+    masses: np.ndarray | None = None  # (N,) amu, when the file stores them
+    charges: np.ndarray | None = None  # (N,) e, when the file stores them
+    extra: dict[str, Any] = field(default_factory=dict)  # format-specific metadata
 
     @property
     def n_atoms(self) -> int:
@@ -61,20 +95,16 @@ class TrajectoryReader:
             from superionic.core.errors import InputError
 
             raise InputError("trajectory holds no frames", source=self.info.path)
-        vel = (
-            np.concatenate([p.velocities for p in parts])
-            if all(p.velocities is not None for p in parts)
-            else None
-        )
-        img = (
-            np.concatenate([p.image_flags for p in parts])
-            if all(p.image_flags is not None for p in parts)
-            else None
-        )
-        return FrameChunk(
-            start=0,
-            positions=np.concatenate([p.positions for p in parts]),
-            cells=np.concatenate([p.cells for p in parts]),
-            velocities=vel,
-            image_flags=img,
-        )
+        return concat_chunks(parts)
+
+    def __iter__(self) -> Iterator[FrameChunk]:
+        return self.chunks()
+
+    def close(self) -> None:
+        """Release resources (readers open files only while iterating)."""
+
+    def __enter__(self) -> TrajectoryReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
