@@ -1,0 +1,258 @@
+"""Torch engine of QMTP: batches of systems, autograd forces and stress, trainable parameters.
+
+A batch concatenates independent systems (atoms, pairs) and sums per system with ``index_add``;
+positions and a per-system strain ε enter as R(I+ε), cell(I+ε), so forces are −∂E/∂R and the
+stress (1/V) ∂E/∂ε (ASE sign) come from autograd (float64, CPU or CUDA).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from superionic.potentials.mtp_torch import TorchProgram, basis_torch
+from superionic.potentials.qmtp import QMTP, find_neighbours
+
+
+def _reference(atoms: Atoms, name: str) -> np.ndarray | float | None:
+    """Reference labels stored on ``atoms`` (SinglePointCalculator or arrays/info)."""
+    calc = atoms.calc
+    if calc is not None and name in getattr(calc, "results", {}):
+        return calc.results[name]
+    if name == "charges":
+        for key in ("charges", "initial_charges"):
+            if key in atoms.arrays and np.any(atoms.arrays[key] != 0):
+                return np.asarray(atoms.arrays[key], dtype=float)
+        return None
+    if name in atoms.info:
+        return atoms.info[name]
+    return None
+
+
+@dataclass
+class Batch:
+    """Concatenated systems on one device, with optional reference labels."""
+
+    n_systems: int
+    n_atoms: torch.Tensor
+    species: torch.Tensor
+    positions: torch.Tensor
+    system: torch.Tensor
+    cells: torch.Tensor
+    periodic: list[bool]
+    volumes: torch.Tensor
+    pair_i: torch.Tensor
+    pair_j: torch.Tensor
+    pair_shift: torch.Tensor
+    pair_system: torch.Tensor
+    total_charge: torch.Tensor
+    ewald: list
+    atom_slices: list[slice]
+    energy: torch.Tensor | None = None
+    energy_mask: torch.Tensor | None = None
+    forces: torch.Tensor | None = None
+    forces_mask: torch.Tensor | None = None
+    stress: torch.Tensor | None = None
+    stress_mask: torch.Tensor | None = None
+    charges: torch.Tensor | None = None
+    charges_mask: torch.Tensor | None = None
+
+
+def make_batch(model: QMTP, structures: Sequence[Atoms], device: str = "cpu",
+               labels: bool = True, total_charges: Sequence[float] | None = None) -> Batch:
+    """Build a :class:`Batch` of ``structures`` (neighbour lists on the CPU).
+
+    The total charge of each system is ``total_charges[k]`` or, by default, the sum of its
+    initial charges.
+    """
+    dev = torch.device(device)
+    f64 = dict(dtype=torch.float64, device=dev)
+    lng = dict(dtype=torch.long, device=dev)
+    species, positions, system, cells, periodic, volumes = [], [], [], [], [], []
+    pi, pj, ps, psys, totq, ewald, slices = [], [], [], [], [], [], []
+    e_ref, e_mask, f_ref, f_mask, s_ref, s_mask, q_ref, q_mask = ([] for _ in range(8))
+    offset = 0
+    for k, atoms in enumerate(structures):
+        n = len(atoms)
+        sp = model.species_index(atoms, source=f"structure {k}")
+        nb = find_neighbours(atoms, model.r_cut)
+        per = bool(np.all(atoms.pbc))
+        species.append(sp)
+        positions.append(atoms.positions)
+        system.append(np.full(n, k))
+        cells.append(atoms.cell.array if per else np.eye(3))
+        periodic.append(per)
+        volumes.append(abs(np.linalg.det(atoms.cell.array)) if per else 1.0)
+        pi.append(nb.pair_i + offset)
+        pj.append(nb.pair_j + offset)
+        ps.append(nb.shifts)
+        psys.append(np.full(nb.pair_i.size, k))
+        if total_charges is not None:
+            totq.append(float(total_charges[k]))
+        else:
+            totq.append(float(np.round(atoms.get_initial_charges().sum(), 8)))
+        if model.charges:
+            from superionic.potentials.ewald import ewald_parameters
+
+            ewald.append(ewald_parameters(atoms.cell.array if per else None, n,
+                                          model.ewald_accuracy,
+                                          sigma_max=float(model.sigma_[sp].max())))
+        else:
+            ewald.append(None)
+        slices.append(slice(offset, offset + n))
+        offset += n
+        if labels:
+            e = _reference(atoms, "energy")
+            e_ref.append(float(e) if e is not None else 0.0)
+            e_mask.append(e is not None)
+            f = _reference(atoms, "forces")
+            f_ref.append(np.asarray(f, float) if f is not None else np.zeros((n, 3)))
+            f_mask.append(np.full(n, f is not None))
+            s = _reference(atoms, "stress")
+            if s is not None and per:
+                s = np.asarray(s, float)
+                if s.shape == (6,):
+                    xx, yy, zz, yz, xz, xy = s
+                    s = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+                s_ref.append(s)
+                s_mask.append(True)
+            else:
+                s_ref.append(np.zeros((3, 3)))
+                s_mask.append(False)
+            q = _reference(atoms, "charges")
+            q_ref.append(np.asarray(q, float) if q is not None else np.zeros(n))
+            q_mask.append(np.full(n, q is not None))
+    cat = np.concatenate
+    b = Batch(
+        n_systems=len(structures),
+        n_atoms=torch.tensor([len(a) for a in structures], **lng),
+        species=torch.as_tensor(cat(species), **lng),
+        positions=torch.as_tensor(cat(positions), **f64),
+        system=torch.as_tensor(cat(system), **lng),
+        cells=torch.as_tensor(np.array(cells), **f64),
+        periodic=periodic,
+        volumes=torch.as_tensor(volumes, **f64),
+        pair_i=torch.as_tensor(cat(pi), **lng),
+        pair_j=torch.as_tensor(cat(pj), **lng),
+        pair_shift=torch.as_tensor(cat(ps), **f64),
+        pair_system=torch.as_tensor(cat(psys), **lng),
+        total_charge=torch.as_tensor(totq, **f64),
+        ewald=ewald,
+        atom_slices=slices,
+    )
+    if labels:
+        b.energy = torch.as_tensor(e_ref, **f64)
+        b.energy_mask = torch.as_tensor(e_mask, dtype=torch.bool, device=dev)
+        b.forces = torch.as_tensor(cat(f_ref), **f64)
+        b.forces_mask = torch.as_tensor(cat(f_mask), dtype=torch.bool, device=dev)
+        b.stress = torch.as_tensor(np.array(s_ref), **f64)
+        b.stress_mask = torch.as_tensor(s_mask, dtype=torch.bool, device=dev)
+        b.charges = torch.as_tensor(cat(q_ref), **f64)
+        b.charges_mask = torch.as_tensor(cat(q_mask), dtype=torch.bool, device=dev)
+    return b
+
+
+class QMTPTorch(torch.nn.Module):
+    """Trainable torch twin of a :class:`QMTP` (hardness as log J to stay positive)."""
+
+    def __init__(self, model: QMTP, device: str = "cpu") -> None:
+        super().__init__()
+        self.model = model
+        dev = torch.device(device)
+        self.tp = TorchProgram.build(model.program, dev)
+
+        def p(x):
+            return torch.nn.Parameter(torch.as_tensor(np.array(x), dtype=torch.float64,
+                                                      device=dev))
+
+        self.radial_coeffs = p(model.radial_coeffs_)
+        self.xi = p(model.xi_)
+        self.e0 = p(model.e0_)
+        self.chi0 = p(model.chi0_)
+        self.w_chi = p(model.w_chi_)
+        self.log_hardness = p(np.log(model.hardness_))
+        self.register_buffer("sigma", torch.as_tensor(model.sigma_, dtype=torch.float64,
+                                                      device=dev))
+        # per-basis scale: the optimiser sees ξ_α / scale_α (set by the trainer for conditioning)
+        self.register_buffer("basis_scale", torch.ones(model.n_basis, dtype=torch.float64,
+                                                       device=dev))
+        if not model.charges:
+            for q in (self.chi0, self.w_chi, self.log_hardness):
+                q.requires_grad_(False)
+
+    def to_model(self) -> QMTP:
+        """Copy the current parameters back into a new :class:`QMTP`."""
+        m = self.model.copy()
+        m.radial_coeffs_ = self.radial_coeffs.detach().cpu().numpy().copy()
+        m.xi_ = (self.xi * self.basis_scale).detach().cpu().numpy().copy()
+        m.e0_ = self.e0.detach().cpu().numpy().copy()
+        m.chi0_ = self.chi0.detach().cpu().numpy().copy()
+        m.w_chi_ = (self.w_chi * self.basis_scale).detach().cpu().numpy().copy()
+        m.hardness_ = np.exp(self.log_hardness.detach().cpu().numpy())
+        return m
+
+    def set_basis_scale(self, scale: np.ndarray) -> None:
+        """Re-parametrise ξ and w as ξ_α = ξ'_α · scale_α without changing the model."""
+        new = torch.as_tensor(scale, dtype=torch.float64, device=self.xi.device)
+        with torch.no_grad():
+            self.xi.mul_(self.basis_scale / new)
+            self.w_chi.mul_(self.basis_scale / new)
+            self.basis_scale.copy_(new)
+
+    def basis(self, b: Batch, positions: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        vec = positions[b.pair_j] - positions[b.pair_i] + torch.einsum(
+            "pa,pab->pb", b.pair_shift, cells[b.pair_system])
+        return basis_torch(self.tp, b.species, b.pair_i, b.pair_j, vec, self.radial_coeffs,
+                           self.model.r_min, self.model.r_cut)
+
+    def forward(self, b: Batch, forces: bool = True, stress: bool = True,
+                create_graph: bool = False) -> dict[str, torch.Tensor]:
+        """Energies (S,), forces (N, 3), stress (S, 3, 3), charges (N,), basis (N, n_basis)."""
+        need_grad = forces or stress
+        pos = b.positions.clone().requires_grad_(need_grad)
+        eps = torch.zeros_like(b.cells).requires_grad_(need_grad)
+        strain = torch.eye(3, dtype=pos.dtype, device=pos.device) + eps
+        pos_s = torch.einsum("na,nab->nb", pos, strain[b.system])
+        cells_s = b.cells @ strain
+        B = self.basis(b, pos_s, cells_s)
+        e_atom = B @ (self.xi * self.basis_scale) + self.e0[b.species]
+        energy = torch.zeros(b.n_systems, dtype=pos.dtype, device=pos.device)
+        energy = energy.index_add(0, b.system, e_atom)
+        charges = torch.zeros_like(e_atom)
+        if self.model.charges:
+            from superionic.potentials.ewald_torch import coulomb_matrix_torch
+            from superionic.potentials.qeq import solve_qeq_torch
+
+            w = self.w_chi * self.basis_scale
+            chi = self.chi0[b.species] + (w[b.species] * B).sum(dim=1)
+            J = torch.exp(self.log_hardness)[b.species]
+            sig = self.sigma[b.species]
+            e_q, qs = [], []
+            for k, sl in enumerate(b.atom_slices):
+                cell = cells_s[k] if b.periodic[k] else None
+                A = coulomb_matrix_torch(pos_s[sl], cell, b.periodic[k], sig[sl], b.ewald[k])
+                q, _ = solve_qeq_torch(chi[sl], J[sl], A, float(b.total_charge[k]))
+                e_q.append(chi[sl] @ q + 0.5 * (J[sl] * q * q).sum() + 0.5 * q @ (A @ q))
+                qs.append(q)
+            energy = energy + torch.stack(e_q)
+            charges = torch.cat(qs)
+        out = {"energy": energy, "charges": charges, "basis": B}
+        if need_grad:
+            g_pos, g_eps = torch.autograd.grad(energy.sum(), (pos, eps),
+                                               create_graph=create_graph)
+            out["forces"] = -g_pos
+            s = g_eps / b.volumes[:, None, None]
+            out["stress"] = 0.5 * (s + s.transpose(1, 2))
+        return out
+
+
+def default_device() -> str:
+    """'cuda' when a GPU is available, else 'cpu'."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+__all__ = ["Batch", "QMTPTorch", "make_batch", "default_device"]

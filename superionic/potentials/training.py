@@ -1,0 +1,422 @@
+"""Training of QMTP on labelled structures: linear least squares, then L-BFGS/Adam on everything.
+
+Loss (per structure set): w_E ⟨(ΔE/N)²⟩ + w_F ⟨ΔF²⟩ + w_S ⟨(ΔσV/N)²⟩ + w_q ⟨Δq²⟩, the weighted
+energy/force/virial objective of mlip-2 (Novikov et al., Mach. Learn.: Sci. Technol. 2, 025002
+(2021), Eq. 10) plus a charge term when reference charges are present. Step 1 solves the
+linear problem for ξ and the species reference energies at fixed radial and charge parameters;
+step 2 optimises all parameters with torch, keeping the best validation state (early stopping).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from superionic.core.errors import InputError
+from superionic.core.units import EV_PER_A3_TO_GPA
+from superionic.potentials.mtp_numba import basis_gradients, basis_values, pair_forces_virial
+from superionic.potentials.qmtp import QMTP, find_neighbours
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the loss terms: energy per atom (eV⁻²), forces (Å²/eV²), virial per atom,
+    charges (e⁻²)."""
+
+    energy: float = 1.0
+    forces: float = 0.1
+    stress: float = 0.1
+    charges: float = 1.0
+
+
+@dataclass
+class TrainingResult:
+    """Trained model, per-quantity RMSEs on train/validation sets and the loss history."""
+
+    model: QMTP
+    train_rmse: dict[str, float]
+    validation_rmse: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    n_train: int = 0
+    n_validation: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"train_rmse": self.train_rmse, "validation_rmse": self.validation_rmse,
+                "n_train": self.n_train, "n_validation": self.n_validation,
+                "seconds": self.seconds, "history": self.history}
+
+
+def read_structures(paths: Sequence[str | Path] | str | Path) -> list[Atoms]:
+    """All frames of every file ASE reads (extxyz, .db, OUTCAR, vasprun.xml, ...), labelled."""
+    from ase.io import read
+
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    out: list[Atoms] = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise InputError("file not found", source=str(p))
+        try:
+            frames = read(str(p), index=":")
+        except Exception as exc:  # noqa: BLE001 - ASE raises many types
+            raise InputError(f"ASE cannot read it: {exc}", source=str(p),
+                             expected="a structure file with energies and forces") from exc
+        if isinstance(frames, Atoms):
+            frames = [frames]
+        for k, a in enumerate(frames):
+            if a.calc is None or "energy" not in a.calc.results:
+                raise InputError("no energy label", source=str(p), frame=k, field="energy",
+                                 expected="labelled frames (energy, forces)")
+            a.info["source"] = f"{p}:{k}"
+        out.extend(frames)
+    return out
+
+
+def _labels(atoms: Atoms) -> dict[str, Any]:
+    from superionic.potentials.qmtp_torch import _reference
+
+    return {k: _reference(atoms, k) for k in ("energy", "forces", "stress", "charges")}
+
+
+def _voigt_to_3x3(s: np.ndarray) -> np.ndarray:
+    s = np.asarray(s, float)
+    if s.shape == (3, 3):
+        return s
+    xx, yy, zz, yz, xz, xy = s
+    return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+
+
+def linear_fit(model: QMTP, structures: Sequence[Atoms], weights: LossWeights = LossWeights(),
+               ridge: float = 1e-10) -> QMTP:
+    """Least-squares ξ and reference energies at fixed radial/charge parameters (in place)."""
+    prog = model.program
+    S = len(model.species)
+    nb_ = prog.n_basis
+    zero = model.copy()
+    zero.xi_ = np.zeros(nb_)
+    zero.e0_ = np.zeros(S)
+    rows, rhs = [], []
+    for atoms in structures:
+        lab = _labels(atoms)
+        n = len(atoms)
+        nb = find_neighbours(atoms, model.r_cut)
+        sp = model.species_index(atoms)
+        vals = basis_values(prog, sp, nb.start, nb.pair_j, nb.vectors, model.radial_coeffs_,
+                            model.r_min, model.r_cut)
+        B = vals[:, prog.basis_index]
+        base = zero.compute(atoms, total_charge=float(np.round(
+            atoms.get_initial_charges().sum(), 8))) if model.charges else None
+        counts = np.bincount(sp, minlength=S).astype(float)
+        if lab["energy"] is not None:
+            e_ref = float(lab["energy"]) - (base["energy"] if base else 0.0)
+            rows.append(np.sqrt(weights.energy) * np.concatenate([B.sum(0), counts]) / n)
+            rhs.append([np.sqrt(weights.energy) * e_ref / n])
+        need_f = lab["forces"] is not None and weights.forces > 0
+        need_s = lab["stress"] is not None and weights.stress > 0 and bool(np.all(atoms.pbc))
+        if need_f or need_s:
+            g = np.broadcast_to(np.eye(nb_), (n, nb_, nb_))
+            d = basis_gradients(prog, sp, nb.start, nb.pair_j, nb.vectors, model.radial_coeffs_,
+                                model.r_min, model.r_cut, vals, g)
+            F, W = pair_forces_virial(d, nb.pair_i, nb.pair_j, nb.vectors, n)
+            if need_f:
+                f_ref = np.asarray(lab["forces"], float) - (base["forces"] if base else 0.0)
+                a = F.reshape(nb_, -1).T
+                rows.append(np.sqrt(weights.forces) * np.hstack([a, np.zeros((a.shape[0], S))]))
+                rhs.append(np.sqrt(weights.forces) * f_ref.ravel())
+            if need_s:
+                vol = atoms.get_volume()
+                s_ref = _voigt_to_3x3(lab["stress"]) - (base["stress"] if base else 0.0)
+                a = 0.5 * (W + W.transpose(0, 2, 1)).reshape(nb_, 9).T / n
+                rows.append(np.sqrt(weights.stress) * np.hstack([a, np.zeros((9, S))]))
+                rhs.append(np.sqrt(weights.stress) * s_ref.ravel() * vol / n)
+    if not rows:
+        raise InputError("no labelled structures to fit", expected="energies and/or forces")
+    X = np.vstack(rows)
+    y = np.concatenate([np.atleast_1d(r) for r in rhs])
+    scale = np.sqrt(np.mean(X * X, axis=0))
+    scale[scale == 0] = 1.0
+    Xs = X / scale
+    # ridge-regularised solve via an augmented system (stable for collinear basis functions)
+    aug = np.vstack([Xs, np.sqrt(ridge) * np.eye(Xs.shape[1])])
+    sol = np.linalg.lstsq(aug, np.concatenate([y, np.zeros(Xs.shape[1])]), rcond=None)[0]
+    sol = sol / scale
+    model.xi_ = np.ascontiguousarray(sol[:nb_])
+    model.e0_ = np.ascontiguousarray(sol[nb_:])
+    return model
+
+
+def evaluate(model: QMTP, structures: Sequence[Atoms], engine: str = "numba",
+             active_set: Any = None) -> dict[str, float]:
+    """RMSEs against the labels: energy per atom (eV), forces (eV/Å), stress (GPa), charges."""
+    de, df, ds, dq = [], [], [], []
+    grades = []
+    for atoms in structures:
+        lab = _labels(atoms)
+        tot = float(np.round(atoms.get_initial_charges().sum(), 8))
+        if engine == "numba":
+            r = model.compute(atoms, total_charge=tot)
+        else:
+            from superionic.potentials.calculator import QMTPCalculator
+
+            calc = QMTPCalculator(model, engine=engine, total_charge=tot)
+            a = atoms.copy()
+            a.calc = calc
+            calc.calculate(a, ["energy", "forces"])
+            r = dict(calc.results)
+            if "stress" in r:
+                r["stress"] = _voigt_to_3x3(np.array([r["stress"][i] for i in range(6)]))
+        if lab["energy"] is not None:
+            de.append((r["energy"] - float(lab["energy"])) / len(atoms))
+        if lab["forces"] is not None:
+            df.append((r["forces"] - np.asarray(lab["forces"])).ravel())
+        if lab["stress"] is not None and "stress" in r:
+            ds.append((r["stress"] - _voigt_to_3x3(lab["stress"])).ravel() * EV_PER_A3_TO_GPA)
+        if lab["charges"] is not None and model.charges:
+            dq.append(r["charges"] - np.asarray(lab["charges"]))
+        if active_set is not None:
+            grades.append(active_set.grade_from_basis(r["basis"], atoms)[0])
+
+    def rmse(x):
+        return float(np.sqrt(np.mean(np.concatenate([np.atleast_1d(v) for v in x]) ** 2))) \
+            if x else float("nan")
+
+    out = {
+        "energy_rmse_eV_per_atom": rmse(de),
+        "force_rmse_eV_per_A": rmse(df),
+        "stress_rmse_GPa": rmse(ds),
+        "charge_rmse_e": rmse(dq),
+        "n_structures": len(structures),
+    }
+    if active_set is not None:
+        out["max_extrapolation_grade"] = float(max(grades)) if grades else float("nan")
+    return out
+
+
+def _linear_loss(model: QMTP, structures: Sequence[Atoms], weights: LossWeights) -> float:
+    r = evaluate(model, structures)
+    loss = weights.energy * r["energy_rmse_eV_per_atom"] ** 2
+    if np.isfinite(r["force_rmse_eV_per_A"]):
+        loss += weights.forces * r["force_rmse_eV_per_A"] ** 2
+    return float(loss)
+
+
+def _best_initialisation(model: QMTP, structures: Sequence[Atoms], weights: LossWeights,
+                         seed: int, n_inits: int) -> QMTP:
+    """Among ``n_inits`` random radial bases (seeds seed, seed+1, ...), the best linear fit."""
+    best, best_loss = model, _linear_loss(model, structures, weights)
+    for k in range(1, n_inits):
+        trial = model.copy()
+        trial.radial_coeffs_ = trial.random_radial_coeffs(np.random.default_rng(seed + k))
+        linear_fit(trial, structures, weights)
+        loss = _linear_loss(trial, structures, weights)
+        if loss < best_loss:
+            best, best_loss = trial, loss
+    return best
+
+
+def _min_distance(atoms: Atoms, r_cut: float) -> float:
+    d = find_neighbours(atoms, r_cut).vectors
+    return float(np.sqrt(np.min(np.einsum("ij,ij->i", d, d)))) if len(d) else r_cut
+
+
+def split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random train/validation split of n items (at least one training item)."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise InputError(f"val_fraction = {val_fraction}", field="val_fraction",
+                         expected="0 <= fraction < 1")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(val_fraction * n))
+    n_val = min(n_val, n - 1)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _loss(out, b, weights: LossWeights, charges: bool):
+    import torch
+
+    terms = {}
+    n_at = b.n_atoms.to(out["energy"].dtype)
+    total = torch.zeros((), dtype=out["energy"].dtype, device=out["energy"].device)
+    if b.energy_mask.any():
+        de = ((out["energy"] - b.energy) / n_at)[b.energy_mask]
+        terms["energy"] = (de**2).mean()
+        total = total + weights.energy * terms["energy"]
+    if b.forces_mask.any() and "forces" in out:
+        dfor = (out["forces"] - b.forces)[b.forces_mask]
+        terms["forces"] = (dfor**2).mean()
+        total = total + weights.forces * terms["forces"]
+    if b.stress_mask.any() and "stress" in out:
+        vir = (out["stress"] - b.stress) * (b.volumes / n_at)[:, None, None]
+        terms["stress"] = (vir[b.stress_mask] ** 2).mean()
+        total = total + weights.stress * terms["stress"]
+    if charges and b.charges_mask.any():
+        dq = (out["charges"] - b.charges)[b.charges_mask]
+        terms["charges"] = (dq**2).mean()
+        total = total + weights.charges * terms["charges"]
+    return total, terms
+
+
+def train(
+    structures: Sequence[Atoms],
+    model: QMTP | None = None,
+    *,
+    level: int = 16,
+    species: Sequence[int | str] | None = None,
+    r_cut: float = 5.0,
+    r_min: float | None = None,
+    n_beta: int = 8,
+    charges: bool = True,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    epochs: int = 100,
+    weights: LossWeights = LossWeights(),
+    optimizer: str = "lbfgs",
+    learning_rate: float = 1.0,
+    patience: int = 20,
+    device: str | None = None,
+    progress: bool = True,
+    fit_radial: bool = True,
+    threads: int | None = None,
+    n_inits: int = 1,
+) -> TrainingResult:
+    """Fit a QMTP to labelled ``structures``; reproducible for a given ``seed``.
+
+    A new model (level, species, cutoffs, charges) is built unless ``model`` is given, in which
+    case training continues from its parameters. ``epochs`` counts optimiser steps (one L-BFGS
+    step runs up to 20 function evaluations); ``epochs=0`` keeps the linear solution.
+    ``threads`` sets torch's CPU threads during training (1 is fastest for small sets on a
+    busy machine); the previous setting is restored. ``n_inits > 1`` draws that many random
+    radial bases for a new model and starts from the one whose linear fit has the lowest loss.
+    """
+    import torch
+
+    previous_threads = torch.get_num_threads()
+    try:
+        return _train(structures, model, level, species, r_cut, r_min, n_beta, charges, seed,
+                      val_fraction, epochs, weights, optimizer, learning_rate, patience, device,
+                      progress, fit_radial, threads, n_inits)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, seed,
+           val_fraction, epochs, weights, optimizer, learning_rate, patience, device, progress,
+           fit_radial, threads, n_inits) -> TrainingResult:
+    import torch
+    from tqdm.auto import tqdm
+
+    from superionic.potentials.qmtp_torch import QMTPTorch, default_device, make_batch
+
+    t0 = time.perf_counter()
+    structures = list(structures)
+    if not structures:
+        raise InputError("no training structures", expected="at least one labelled structure")
+    torch.manual_seed(seed)
+    if model is None:
+        if species is None:
+            species = sorted({int(z) for a in structures for z in a.numbers})
+        if r_min is None:
+            r_min = 0.9 * min(_min_distance(a, r_cut) for a in structures)
+        r_min = float(np.clip(r_min, 0.5, 0.5 * r_cut))
+        model = QMTP(tuple(species), level=level, r_cut=r_cut, r_min=r_min, n_beta=n_beta,
+                     charges=charges)
+        model.radial_coeffs_ = model.random_radial_coeffs(np.random.default_rng(seed))
+        fresh = True
+    else:
+        model = model.copy()
+        fresh = False
+    i_tr, i_val = split(len(structures), val_fraction, seed)
+    train_set = [structures[i] for i in i_tr]
+    val_set = [structures[i] for i in i_val]
+    linear_fit(model, train_set, weights)
+    if fresh and n_inits > 1:
+        model = _best_initialisation(model, train_set, weights, seed, n_inits)
+    history: list[dict[str, float]] = []
+    if epochs > 0:
+        dev = device or default_device()
+        tm = QMTPTorch(model, device=dev)
+        b_tr = make_batch(model, train_set, device=dev)
+        b_val = make_batch(model, val_set, device=dev) if val_set else None
+        with torch.no_grad():
+            B = tm.basis(b_tr, b_tr.positions, b_tr.cells)
+            scale = torch.sqrt((B**2).mean(dim=0)).cpu().numpy()
+        scale[scale == 0] = 1.0
+        tm.set_basis_scale(1.0 / scale)
+        if not fit_radial:
+            tm.radial_coeffs.requires_grad_(False)
+        params = [p for p in tm.parameters() if p.requires_grad]
+        if optimizer == "lbfgs":
+            opt = torch.optim.LBFGS(params, lr=learning_rate, max_iter=20,
+                                    line_search_fn="strong_wolfe", history_size=50,
+                                    tolerance_grad=1e-12, tolerance_change=1e-15)
+        elif optimizer == "adam":
+            opt = torch.optim.Adam(params, lr=learning_rate * 1e-2)
+        else:
+            raise InputError(f"optimizer {optimizer!r}", field="optimizer",
+                             expected="'lbfgs' or 'adam'")
+
+        def closure():
+            if threads is not None:  # numba's OpenMP regions may reset the thread count
+                torch.set_num_threads(int(threads))
+            opt.zero_grad()
+            out = tm(b_tr, stress=bool(b_tr.stress_mask.any()), create_graph=True)
+            loss, _ = _loss(out, b_tr, weights, model.charges)
+            loss.backward()
+            return loss
+
+        def val_loss() -> float:
+            if b_val is None:
+                return float("nan")
+            out = tm(b_val, stress=bool(b_val.stress_mask.any()))
+            return float(_loss(out, b_val, weights, model.charges)[0].detach())
+
+        best_state = {k: v.detach().clone() for k, v in tm.state_dict().items()}
+        best = val_loss() if b_val is not None else float(closure().detach())
+        stale = 0
+        bar = tqdm(range(epochs), desc="QMTP training", disable=not progress, leave=False)
+        for epoch in bar:
+            loss = float(opt.step(closure).detach())
+            if not np.isfinite(loss):
+                log.warning("training loss became %s at epoch %d; stopping", loss, epoch)
+                break
+            v = val_loss()
+            history.append({"epoch": epoch, "train_loss": loss, "validation_loss": v})
+            bar.set_postfix(train=f"{loss:.3e}", val=f"{v:.3e}")
+            score = v if b_val is not None else loss
+            if score < best * (1 - 1e-9):
+                best = score
+                stale = 0
+                best_state = {k: v.detach().clone() for k, v in tm.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= patience:
+                    break
+        tm.load_state_dict(best_state)
+        model = tm.to_model()
+    model.metadata = dict(model.metadata)
+    model.metadata.update({
+        "n_train": len(train_set), "n_validation": len(val_set), "seed": seed,
+        "weights": weights.__dict__, "epochs_run": len(history),
+    })
+    res = TrainingResult(
+        model=model,
+        train_rmse=evaluate(model, train_set),
+        validation_rmse=evaluate(model, val_set) if val_set else {},
+        history=history,
+        n_train=len(train_set),
+        n_validation=len(val_set),
+        seconds=time.perf_counter() - t0,
+    )
+    model.metadata["train_rmse"] = res.train_rmse
+    model.metadata["validation_rmse"] = res.validation_rmse
+    return res

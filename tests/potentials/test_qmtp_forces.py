@@ -1,0 +1,101 @@
+"""QMTP forces and stress: finite differences of the energy; numba engine equals torch engine."""
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from superionic.potentials.qmtp import QMTP
+from superionic.potentials.qmtp_torch import QMTPTorch, make_batch
+
+
+def lips_cell(seed=0, rattle=0.12):
+    """A small rattled Li-P-S-like periodic cell (8 atoms)."""
+    rng = np.random.default_rng(seed)
+    a = bulk("Li", "bcc", a=3.6, cubic=True).repeat((2, 2, 1))
+    a.numbers[[1, 4]] = 16
+    a.numbers[6] = 15
+    a.positions += rng.normal(scale=rattle, size=a.positions.shape)
+    a.set_cell(a.cell.array + rng.normal(scale=0.05, size=(3, 3)), scale_atoms=True)
+    return a
+
+
+def _fd_forces(m, a, atoms_idx, h=1e-5):
+    fd = np.zeros((len(atoms_idx), 3))
+    for k, i in enumerate(atoms_idx):
+        for d in range(3):
+            e = []
+            for s in (1, -1):
+                b = a.copy()
+                b.positions[i, d] += s * h
+                e.append(m.compute(b)["energy"])
+            fd[k, d] = -(e[0] - e[1]) / (2 * h)
+    return fd
+
+
+def _fd_stress(m, a, h=1e-5):
+    s = np.zeros((3, 3))
+    for x in range(3):
+        for y in range(3):
+            e = []
+            for sg in (1, -1):
+                b = a.copy()
+                eps = np.eye(3)
+                eps[x, y] += sg * h
+                b.set_cell(a.cell.array @ eps, scale_atoms=True)
+                e.append(m.compute(b)["energy"])
+            s[x, y] = (e[0] - e[1]) / (2 * h) / a.get_volume()
+    return 0.5 * (s + s.T)
+
+
+@pytest.mark.parametrize("charges", [False, True])
+def test_forces_stress_finite_difference(charges):
+    m = QMTP.random(["Li", "P", "S"], level=12, seed=1, charges=charges, r_cut=4.2)
+    a = lips_cell()
+    r = m.compute(a)
+    idx = [0, 1, 6]
+    fd = _fd_forces(m, a, idx)
+    assert np.abs(fd - r["forces"][idx]).max() < 1e-7 * max(1.0, np.abs(fd).max())
+    assert np.abs(_fd_stress(m, a) - r["stress"]).max() < 1e-8
+    # Newton's third law: total force vanishes
+    assert np.abs(r["forces"].sum(axis=0)).max() < 1e-10
+    if charges:
+        assert abs(r["charges"].sum()) < 1e-10
+        assert np.abs(r["charges"]).max() > 1e-3
+
+
+@pytest.mark.parametrize("charges", [False, True])
+def test_numba_equals_torch(charges):
+    m = QMTP.random(["Li", "P", "S"], level=16, seed=5, charges=charges, r_cut=4.2)
+    cells = [lips_cell(seed=s) for s in (1, 2, 3)]
+    out = QMTPTorch(m)(make_batch(m, cells, labels=False))
+    for k, a in enumerate(cells):
+        r = m.compute(a)
+        sl = slice(8 * k, 8 * k + 8)
+        scale_e = abs(r["energy"]) + 1.0
+        assert abs(out["energy"][k].item() - r["energy"]) < 1e-10 * scale_e
+        f_t = out["forces"][sl].detach().numpy()
+        assert np.abs(f_t - r["forces"]).max() < 1e-10 * (np.abs(r["forces"]).max() + 1.0)
+        s_t = out["stress"][k].detach().numpy()
+        assert np.abs(s_t - r["stress"]).max() < 1e-10 * (np.abs(r["stress"]).max() + 1e-2)
+        q_t = out["charges"][sl].detach().numpy()
+        assert np.abs(q_t - r["charges"]).max() < 1e-10
+
+
+def test_torch_engine_finite_difference_with_charges():
+    import torch
+
+    m = QMTP.random(["Li", "P", "S"], level=10, seed=7, charges=True, r_cut=4.0)
+    a = lips_cell(seed=4)
+    tm = QMTPTorch(m)
+    out = tm(make_batch(m, [a], labels=False))
+    b = make_batch(m, [a], labels=False)
+    h = 1e-5
+    for i, d in [(0, 0), (3, 2)]:
+        e = []
+        for s in (1, -1):
+            b.positions = b.positions.clone()
+            b.positions[i, d] += s * h
+            e.append(tm(b, forces=False, stress=False)["energy"].item())
+            b.positions[i, d] -= s * h
+        assert out["forces"][i, d].item() == pytest.approx(-(e[0] - e[1]) / (2 * h), abs=1e-7)
+    assert isinstance(out["energy"], torch.Tensor)
