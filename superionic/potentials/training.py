@@ -288,6 +288,7 @@ def train(
     fit_radial: bool = True,
     threads: int | None = None,
     n_inits: int = 1,
+    max_seconds: float | None = None,
 ) -> TrainingResult:
     """Fit a QMTP to labelled ``structures``; reproducible for a given ``seed``.
 
@@ -297,6 +298,8 @@ def train(
     ``threads`` sets torch's CPU threads during training (1 is fastest for small sets on a
     busy machine); the previous setting is restored. ``n_inits > 1`` draws that many random
     radial bases for a new model and starts from the one whose linear fit has the lowest loss.
+    ``max_seconds`` ends the optimisation after that wall time (keeping the best parameters
+    so far; a time-limited run is reproducible only if it ends on ``epochs`` or ``patience``).
     """
     import torch
 
@@ -304,14 +307,14 @@ def train(
     try:
         return _train(structures, model, level, species, r_cut, r_min, n_beta, charges, seed,
                       val_fraction, epochs, weights, optimizer, learning_rate, patience, device,
-                      progress, fit_radial, threads, n_inits)
+                      progress, fit_radial, threads, n_inits, max_seconds)
     finally:
         torch.set_num_threads(previous_threads)
 
 
 def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, seed,
            val_fraction, epochs, weights, optimizer, learning_rate, patience, device, progress,
-           fit_radial, threads, n_inits) -> TrainingResult:
+           fit_radial, threads, n_inits, max_seconds=None) -> TrainingResult:
     import torch
     from tqdm.auto import tqdm
 
@@ -401,6 +404,9 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
                 stale += 1
                 if stale >= patience:
                     break
+            if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+                log.info("training stopped by its time limit after %d epochs", epoch + 1)
+                break
         tm.load_state_dict(best_state)
         model = tm.to_model()
     model.metadata = dict(model.metadata)

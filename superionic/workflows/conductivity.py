@@ -59,7 +59,8 @@ class ConductivityConfig:
     n_strained: int = 4
     teacher_md_steps: int = 60
     train_epochs: int = 60
-    al_iterations: int = 3
+    al_iterations: int = 6
+    max_refinements: int = 4
     al_md_steps: int = 300
     segment_steps: int = 2000
     max_production_steps: int = 200_000
@@ -100,6 +101,9 @@ class ConductivityResult:
     stages: list[tuple[str, float]]
     report: str = ""
     notes: list[str] = field(default_factory=list)
+    refinements: list[dict[str, Any]] = field(default_factory=list)
+    stages_computed: list[str] = field(default_factory=list)
+    stages_reused: list[str] = field(default_factory=list)
     arrhenius_fit: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -212,11 +216,12 @@ def _stage_initial_data(atoms: Atoms, cfg: ConductivityConfig, T_high: float,
     return {"data": data + teacher_frames, "teacher_md": md.to_dict()}
 
 
-def _stage_train(data: list[Atoms], cfg: ConductivityConfig) -> dict[str, Any]:
+def _stage_train(data: list[Atoms], cfg: ConductivityConfig, deadline: float) -> dict[str, Any]:
     from superionic.potentials.training import train
 
     res = train(data, level=cfg.level, r_cut=cfg.r_cut_A, charges=cfg.charges, seed=cfg.seed,
-                epochs=cfg.train_epochs, progress=cfg.progress)
+                epochs=cfg.train_epochs, progress=cfg.progress, threads=1,
+                max_seconds=max(10.0, deadline - time.time()))
     return {"model": res.model, "training": res.to_dict()}
 
 
@@ -254,15 +259,26 @@ def _stage_active_learning(model: Any, data: list[Atoms], atoms: Atoms,
                          max_iterations=cfg.al_iterations, md_steps=cfg.al_md_steps,
                          n_workers=cfg.workers, seed=cfg.seed,
                          train_kwargs={"level": cfg.level, "r_cut": cfg.r_cut_A,
-                                       "charges": cfg.charges, "epochs": cfg.train_epochs})
+                                       "charges": cfg.charges, "epochs": cfg.train_epochs,
+                                       "threads": 1, "max_seconds": max(
+                                           10.0, (deadline - time.time())
+                                           / (2 * max(1, cfg.al_iterations)))})
     errors = evaluate(al.model, al.training_set, active_set=al.active_set)
+    # MD segments cut short by the time budget find no candidates: not convergence
+    converged = al.converged and time.time() < deadline
     return {"model": al.model, "active_set": al.active_set, "data": al.training_set,
-            "history": al.history, "converged": al.converged, "errors": errors}
+            "history": al.history, "converged": converged, "errors": errors}
 
 
 def _production_task(job: dict[str, Any]) -> dict[str, Any]:
-    """MD at one temperature in segments until D* is precise enough or time runs out."""
+    """MD at one temperature in segments until D* is precise enough or time runs out.
+
+    The run stops as soon as a configuration's extrapolation grade passes the break grade:
+    the potential is then outside its training domain, and the configuration is returned so
+    the caller can label it, retrain and start again.
+    """
     from superionic.dynamics.md import run_md
+    from superionic.potentials.active_learning import DEFAULT_BREAK_GRADE
     from superionic.potentials.calculator import QMTPCalculator
     from superionic.transport.analysis import analyse_diffusion
 
@@ -270,22 +286,40 @@ def _production_task(job: dict[str, Any]) -> dict[str, Any]:
     T, out, deadline = job["T"], Path(job["out"]), job["deadline"]
     calc = QMTPCalculator(job["model_path"], engine="numba" if cfg.device == "cpu" else "torch",
                           device=cfg.device)
-    steps, reason, result = 0, "", None
+    broken: list[Atoms] = []
+    last_good: list[Atoms] = []
+
+    def watch(a: Atoms, step: int) -> str | None:
+        g = calc.results.get("extrapolation_grade")
+        c = a.copy()
+        c.calc = None
+        c.wrap()
+        if g is None or g <= DEFAULT_BREAK_GRADE:
+            last_good[:] = [c]
+            return None
+        # the last configuration inside the domain, and this one if it is still physical
+        broken.extend(last_good)
+        if g < 100 * DEFAULT_BREAK_GRADE and _min_distance_A(c) > 0.6:
+            broken.append(c)
+        return f"extrapolation grade {g:.3g} > {DEFAULT_BREAK_GRADE:g} at step {step}"
+
+    steps, reason, result, last_error = 0, "", None, ""
     seg = cfg.segment_steps
     while True:
         steps = min(steps + seg, cfg.max_production_steps)
         md = run_md(job["atoms"], calc, temperature_K=T, timestep_fs=cfg.timestep_fs,
                     steps=steps, out=out, sample_every=cfg.sample_every,
                     checkpoint_every=max(cfg.sample_every, seg // 4), seed=cfg.seed + int(T),
-                    potential_name=job["model_path"])
+                    potential_name=job["model_path"], stop_if=watch)
+        if md.stopped_early:
+            return {"T": T, "broken": broken, "stop_reason": md.stopped_early,
+                    "steps": md.steps}
         try:
             result = analyse_diffusion(out, cfg.species, temperature_K=T)
             d = result.D_tracer_cm2_per_s
             rel = d.stderr / d.value if d.value > 0 else math.inf
         except Exception as exc:  # noqa: BLE001 - too short to analyse yet: keep running
             rel, last_error = math.inf, str(exc)
-        else:
-            last_error = ""
         if rel <= cfg.target_rel_precision:
             reason = f"target precision reached (relative stderr {rel:.2f})"
             break
@@ -299,7 +333,40 @@ def _production_task(job: dict[str, Any]) -> dict[str, Any]:
     if result is None:
         raise RuntimeError(f"MD at {T} K too short to analyse: {last_error}")
     return {"T": T, "trajectory": str(out), "steps": steps, "stop_reason": reason,
-            "atom_steps_per_s": md.atom_steps_per_s, "diffusion": result}
+            "atom_steps_per_s": md.atom_steps_per_s, "diffusion": result, "broken": []}
+
+
+def _min_distance_A(atoms: Atoms) -> float:
+    from ase.neighborlist import neighbor_list
+
+    d = neighbor_list("d", atoms, 1.5)
+    return float(d.min()) if len(d) else 1.5
+
+
+def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: ConductivityConfig,
+            deadline: float) -> dict[str, Any]:
+    """Label the configurations where production MD left the training domain (and rattled
+    copies of them), retrain from the current model and refit the active set."""
+    from superionic.potentials.active_learning import ActiveSet
+    from superionic.potentials.teachers import label
+    from superionic.potentials.training import train
+
+    rng = np.random.default_rng(cfg.seed + len(data))
+    new = []
+    if not broken:
+        raise RuntimeError("production MD left the training domain before its first sample; "
+                           "the potential needs more training data (larger --budget)")
+    for a in broken:
+        new.append(a)
+        for _ in range(3):
+            b = a.copy()
+            b.positions += rng.normal(0.0, 0.04, b.positions.shape)
+            new.append(b)
+    data = list(data) + label(new, _teacher(cfg), n_workers=cfg.workers)
+    res = train(data, model=model, epochs=cfg.train_epochs, seed=cfg.seed, threads=1,
+                progress=False, max_seconds=max(10.0, deadline - time.time()))
+    return {"model": res.model, "active_set": ActiveSet(res.model).fit(data), "data": data,
+            "n_new": len(new)}
 
 
 # --- the workflow ------------------------------------------------------------------------------
@@ -336,32 +403,70 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     init = store.cached("initial_data", key | {"T": temps},
                         lambda: _stage_initial_data(atoms, cfg, temps[-1], run_dir,
                                                     deadline("initial_data")))
-    tr = store.cached("train", key, lambda: _stage_train(init["data"], cfg))
+    tr = store.cached("train", key, lambda: _stage_train(init["data"], cfg, deadline("train")))
     al = store.cached("active_learning", key | {"T": temps},
                       lambda: _stage_active_learning(tr["model"], init["data"], atoms, temps,
                                                      cfg, deadline("active_learning")))
-    model_path = run_dir / "model.qmtp"
-    al["model"].save(model_path)
-
+    model, active, data = al["model"], al["active_set"], al["data"]
     prod_deadline = t0 + 0.93 * cfg.budget_s
-    jobs = [{"cfg": cfg, "T": T, "out": str(run_dir / "md" / f"T{int(T)}K.h5"),
-             "atoms": atoms, "model_path": str(model_path), "deadline": prod_deadline}
-            for T in temps]
     (run_dir / "md").mkdir(exist_ok=True)
-    todo = []
     prod: dict[float, dict[str, Any]] = {}
-    for j in jobs:
-        found, value = store.get("production", _prod_key(key, j["T"]))
-        if found:
-            prod[j["T"]] = value
-            store.reused.append("production")
-        else:
-            todo.append(j)
-    with Executor(cfg.scheduler, workers=cfg.workers) as ex:
-        for j, res in zip(todo, ex.map(_production_task, todo), strict=True):
-            store.put("production", _prod_key(key, j["T"]), res, 0.0)
-            prod[j["T"]] = res
+    refinements: list[dict[str, Any]] = []
+    n_rounds = cfg.max_refinements + 1
+    for round_ in range(n_rounds):
+        model_path = run_dir / f"model_r{round_}.qmtp"
+        model.save(model_path, active_set=active)
+        jobs = [{"cfg": cfg, "T": T, "out": str(run_dir / "md" / f"T{int(T)}K_r{round_}.h5"),
+                 "atoms": atoms, "model_path": str(model_path), "deadline": prod_deadline}
+                for T in temps if T not in prod]
+        todo = []
+        for j in jobs:
+            found, value = store.get("production", _prod_key(key, j["T"], round_))
+            if found:
+                store.reused.append("production")
+                if not value["broken"]:
+                    prod[j["T"]] = value
+            else:
+                todo.append(j)
+        broken: list[Atoms] = []
+        with Executor(cfg.scheduler, workers=cfg.workers) as ex:
+            for j, res in zip(todo, ex.map(_production_task, todo), strict=True):
+                store.put("production", _prod_key(key, j["T"], round_), res, 0.0)
+                store.computed.append("production")
+                if res["broken"]:
+                    broken += res["broken"]
+                    refinements.append({"round": round_, "T_K": j["T"],
+                                        "reason": res["stop_reason"]})
+                else:
+                    prod[j["T"]] = res
+        if all(T in prod for T in temps) or round_ == n_rounds - 1 \
+                or time.time() > prod_deadline:
+            break
+        if not broken:  # broken runs were reused from the store: recover their snapshots
+            for j in jobs:
+                found, value = store.get("production", _prod_key(key, j["T"], round_))
+                if found and value["broken"]:
+                    broken += value["broken"]
+        ref = store.cached(f"refine_{round_}", key | {"T": temps},
+                           lambda b=broken, m=model, d=data: _refine(m, d, b, cfg,
+                                                                     prod_deadline))
+        model, active, data = ref["model"], ref["active_set"], ref["data"]
+    missing = [T for T in temps if T not in prod]
+    if len(temps) - len(missing) < 2:
+        from superionic.core.errors import ConvergenceError
+
+        raise ConvergenceError(
+            f"production MD left the potential's training domain at {missing} K even after "
+            f"{len(refinements)} refinements; give a larger --budget (more training data) or "
+            "lower --temperatures")
+    temps = [T for T in temps if T in prod]
     result = _summarise(cfg, temps, st, rel, init, tr, al, prod, entry, store)
+    result.refinements = refinements
+    result.stages_computed = list(store.computed)
+    result.stages_reused = list(store.reused)
+    if missing:
+        result.notes.append(f"no result at {missing} K: the potential left its training "
+                            "domain there in every refinement round")
     from superionic.workflows.conductivity_report import write_conductivity_report
 
     result.report = str(write_conductivity_report(result, prod, run_dir))
@@ -369,10 +474,10 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     return result
 
 
-def _prod_key(key: dict[str, Any], T: float) -> str:
+def _prod_key(key: dict[str, Any], T: float, round_: int) -> str:
     from superionic.workflows.store import input_hash
 
-    return input_hash(key | {"production_T": T})
+    return input_hash(key | {"production_T": T, "round": round_})
 
 
 def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict, init: dict,

@@ -1,0 +1,72 @@
+"""``superionic conductivity``: structure in, room-temperature ionic conductivity out."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("conductivity",
+                       help="ionic conductivity at 300 K (or --at) from a structure")
+    p.add_argument("structure", help="library material name (see 'materials list') or a "
+                                     "structure file (CIF, POSCAR, ...)")
+    p.add_argument("--budget", type=float, default=1800.0, metavar="S",
+                   help="wall-time budget in seconds (default 1800)")
+    p.add_argument("--run-dir", default=None, help="run directory (default runs/<structure>)")
+    p.add_argument("--temperatures", type=float, nargs="+", metavar="K",
+                   help="MD temperatures (default: chosen from the expected Ea)")
+    p.add_argument("--at", type=float, default=300.0, metavar="K",
+                   help="target temperature (default 300)")
+    p.add_argument("--teacher", default="chgnet", help="teacher potential (default chgnet)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--species", default="Li", help="mobile species (default Li)")
+    p.add_argument("--level", type=int, default=10, help="QMTP level (default 10)")
+    p.add_argument("--min-distance", type=float, default=8.0, metavar="A",
+                   help="minimum supercell width in Å (default 8)")
+    p.add_argument("--precision", type=float, default=0.15,
+                   help="target relative standard error of D* per temperature")
+    p.add_argument("--no-charges", action="store_true",
+                   help="QMTP without charge equilibration (short-range only; faster)")
+    p.add_argument("--vacancies", type=int, default=0, help="Li vacancies to create")
+    p.add_argument("--dopant", default=None, help="dopant for library garnets (Ga, Al)")
+    p.add_argument("--dopant-x", type=float, default=0.0)
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address, 'local-dask', 'slurm' or 'pbs'")
+    p.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from superionic.cli._common import print_table, write_json
+    from superionic.workflows.conductivity import ConductivityConfig, run_conductivity
+
+    run_dir = args.run_dir or str(Path("runs") / Path(args.structure).stem)
+    cfg = ConductivityConfig(
+        material=args.structure, run_dir=run_dir, budget_s=args.budget,
+        temperatures_K=args.temperatures, target_T_K=args.at, species=args.species,
+        teacher=args.teacher, device=args.device, seed=args.seed,
+        min_distance_A=args.min_distance, level=args.level, charges=not args.no_charges,
+        target_rel_precision=args.precision, scheduler=args.scheduler, workers=args.workers,
+        dopant=args.dopant, dopant_x=args.dopant_x, vacancies=args.vacancies)
+    res = run_conductivity(cfg)
+    exp = res.experiment
+    rows = [(f"sigma({res.target_T_K:g} K)", f"{res.sigma_S_per_cm} S/cm"),
+            ("Ea", f"{res.Ea_eV} eV"),
+            ("Haven ratio", str(res.haven_ratio)),
+            ("conduction", res.dimensionality),
+            ("temperatures (K)", ", ".join(f"{t:g}" for t in res.temperatures_K))]
+    if exp.get("sigma_RT_S_per_cm"):
+        rows.append(("experiment sigma(RT)", f"{exp['sigma_RT_S_per_cm']:.3g} S/cm "
+                                             f"({exp['sigma_source']})"))
+    rows.append(("report", res.report))
+    print_table(rows, title=f"Ionic conductivity of {res.material}")
+    for note in res.notes:
+        print(f"  note: {note}")
+    if args.json:
+        payload = res.to_dict()
+        write_json(args.json, payload)
+    return 0

@@ -1,0 +1,92 @@
+"""End to end: Li3N with a Li vacancy, CHGNet teacher, QMTP, two temperatures.
+
+The resume test kills the run in the middle of production MD and checks that the restarted
+run recomputes nothing that had finished and ends with the numbers of an uninterrupted run.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CONFIG = dict(
+    material="Li3N", vacancies=1, min_distance_A=7.0, temperatures_K=[600.0, 800.0],
+    level=6, charges=False, budget_s=1e5, n_rattled=8, n_strained=2, teacher_md_steps=20,
+    relax_steps=5, train_epochs=10, al_iterations=2, al_md_steps=100, segment_steps=400,
+    max_production_steps=800, target_rel_precision=0.0, max_refinements=4, progress=False,
+    seed=0,
+)
+
+SCRIPT = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from superionic.workflows.conductivity import ConductivityConfig, run_conductivity
+cfg = ConductivityConfig(**json.loads(sys.argv[1]))
+res = run_conductivity(cfg)
+print("RESULT", json.dumps(res.to_dict()))
+"""
+
+
+def _start(run_dir: Path) -> subprocess.Popen:
+    cfg = dict(CONFIG, run_dir=str(run_dir))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, json.dumps(cfg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _finish(p: subprocess.Popen) -> dict:
+    out, err = p.communicate(timeout=900)
+    assert p.returncode == 0, err[-3000:]
+    line = [ln for ln in out.splitlines() if ln.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT "):])
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict:
+    return _finish(_start(tmp_path_factory.mktemp("ref")))
+
+
+def test_end_to_end_gives_physical_transport_numbers(reference):
+    r = reference
+    assert r["temperatures_K"] == [600.0, 800.0]
+    for key in ("sigma_S_per_cm", "Ea_eV", "haven_ratio"):
+        assert {"value", "stderr", "ci95"} <= set(r[key])
+    # diffusion grows with temperature, and sigma(300 K) lies inside its own interval
+    d = [row["D_tracer_cm2_per_s"]["value"] for row in r["per_temperature"]]
+    assert d[1] > d[0] > 0
+    s = r["sigma_S_per_cm"]
+    assert s["ci95"][0] <= s["value"] <= s["ci95"][1]
+    assert r["Ea_eV"]["value"] > 0
+    # the ordered cell keeps Li3N stoichiometry less the one vacancy
+    comp = r["structure"]["ordering"]["ordered_composition"]
+    assert comp["Li"] == 3 * comp["N"]
+    assert Path(r["report"]).exists()
+
+
+def test_resume_after_kill_recomputes_nothing_finished(tmp_path, reference):
+    run_dir = tmp_path / "run"
+    p = _start(run_dir)
+    md_dir = run_dir / "md"
+    t0 = time.time()
+    while time.time() - t0 < 600:  # wait until production MD has written a checkpoint
+        if md_dir.exists() and any(md_dir.glob("*.ckpt")):
+            break
+        if p.poll() is not None:
+            break
+        time.sleep(0.5)
+    assert p.poll() is None, "the run ended before production MD could be interrupted"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    res = _finish(_start(run_dir))
+    assert not {"structure", "relax", "initial_data", "train", "active_learning"} & set(
+        res["stages_computed"])
+    for key in ("sigma_S_per_cm", "Ea_eV"):
+        assert res[key]["value"] == pytest.approx(reference[key]["value"], rel=1e-9)
+    for a, b in zip(res["per_temperature"], reference["per_temperature"], strict=True):
+        assert a["D_tracer_cm2_per_s"]["value"] == pytest.approx(
+            b["D_tracer_cm2_per_s"]["value"], rel=1e-9)
