@@ -37,4 +37,4 @@ def make_calculator(spec: Any, *, device: str = "cpu", engine: str | None = None
     from superionic.potentials.calculator import QMTPCalculator
 
     eng = engine or ("torch" if device.startswith("cuda") else "numba")
-    return QMTPCalculator(str(path), engine=eng, device=device)
+    return QMTPCalculator(str(path), engine=eng, device=device, fast_md=eng == "numba")

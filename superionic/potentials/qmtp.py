@@ -209,33 +209,46 @@ class QMTP:
                             self.radial_coeffs_, self.r_min, self.r_cut)
         return vals[:, self.program.basis_index]
 
-    def compute(self, atoms: Atoms, total_charge: float = 0.0, stress: bool = True) -> dict:
+    def compute(self, atoms: Atoms, total_charge: float = 0.0, stress: bool = True,
+                md: Any = None) -> dict:
         """Energy (eV), forces (N, 3), stress (3, 3, ASE sign, eV/Å³), charges (e), basis.
 
         Numba engine with analytic forces; see the module docstring for the force expression.
+        ``md``: an :class:`superionic.potentials.md_state.MDState` kept along a trajectory
+        (Verlet lists, MD-accuracy Ewald sums, warm-started iterative QEq, serial kernels on
+        small cells); None for the reference path.
         """
-        nb = find_neighbours(atoms, self.r_cut)
+        periodic = bool(np.all(atoms.pbc))
+        if md is not None and not periodic:
+            md = None
+        if md is not None:
+            nb = Neighbours(*md.neighbours(atoms.positions, atoms.cell.array, atoms.numbers,
+                                           self.r_cut))
+        else:
+            nb = find_neighbours(atoms, self.r_cut)
         sp = self.species_index(atoms)
         prog = self.program
         n = len(atoms)
-        vals = basis_values(prog, sp, nb.start, nb.pair_j, nb.vectors, self.radial_coeffs_,
-                            self.r_min, self.r_cut)
+        forward = md.basis_values if md is not None else basis_values
+        backward = md.basis_gradients if md is not None else basis_gradients
+        vals = forward(prog, sp, nb.start, nb.pair_j, nb.vectors, self.radial_coeffs_,
+                       self.r_min, self.r_cut)
         B = vals[:, prog.basis_index]
         energy = float(np.sum(B @ self.xi_) + np.sum(self.e0_[sp]))
         g = np.broadcast_to(self.xi_, (n, prog.n_basis))
         out: dict[str, Any] = {"basis": B}
-        periodic = bool(np.all(atoms.pbc))
         volume = abs(np.linalg.det(atoms.cell.array)) if periodic else None
         if self.charges:
-            q, e_q, f_el, s_el = self._charges(atoms, sp, B, total_charge)
+            q, e_q, f_el, s_el = self._charges(atoms, sp, B, total_charge, md)
             energy += e_q
             g = self.xi_[None, :] + q[:, None] * self.w_chi_[sp]
             out["charges"] = q
         else:
             out["charges"] = np.zeros(n)
-        dE_dr = basis_gradients(prog, sp, nb.start, nb.pair_j, nb.vectors, self.radial_coeffs_,
-                                self.r_min, self.r_cut, vals, g[:, None, :])
-        forces, virial = pair_forces_virial(dE_dr, nb.pair_i, nb.pair_j, nb.vectors, n)
+        dE_dr = backward(prog, sp, nb.start, nb.pair_j, nb.vectors, self.radial_coeffs_,
+                         self.r_min, self.r_cut, vals, g[:, None, :])
+        reduce = md.pair_forces_virial if md is not None else pair_forces_virial
+        forces, virial = reduce(dE_dr, nb.pair_i, nb.pair_j, nb.vectors, n)
         forces = forces[0]
         if self.charges:
             forces = forces + f_el
@@ -249,7 +262,8 @@ class QMTP:
             out["stress"] = s
         return out
 
-    def _charges(self, atoms: Atoms, sp: np.ndarray, B: np.ndarray, total_charge: float):
+    def _charges(self, atoms: Atoms, sp: np.ndarray, B: np.ndarray, total_charge: float,
+                 md: Any = None):
         from superionic.potentials.ewald import (
             coulomb_energy_forces_stress,
             coulomb_matrix,
@@ -260,10 +274,14 @@ class QMTP:
         periodic = bool(np.all(atoms.pbc))
         cell = atoms.cell.array if periodic else None
         sigma = self.sigma_[sp]
-        params = ewald_parameters(cell, len(atoms), self.ewald_accuracy,
-                                  sigma_max=float(sigma.max()))
         chi = self.chi0_[sp] + np.einsum("ia,ia->i", self.w_chi_[sp], B)
         J = self.hardness_[sp]
+        if md is not None:
+            res = md.electrostatics(sigma, cell, atoms.numbers).solve(
+                atoms.positions, cell, chi, J, total_charge)
+            return res.charges, res.energy, res.forces, res.stress
+        params = ewald_parameters(cell, len(atoms), self.ewald_accuracy,
+                                  sigma_max=float(sigma.max()))
         A = coulomb_matrix(atoms.positions, cell, atoms.pbc, sigma, params)
         q, _ = solve_qeq(chi, J, A, total_charge)
         e_el, f_el, s_el = coulomb_energy_forces_stress(atoms.positions, cell, atoms.pbc, q,

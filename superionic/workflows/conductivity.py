@@ -285,7 +285,7 @@ def _production_task(job: dict[str, Any]) -> dict[str, Any]:
     cfg: ConductivityConfig = job["cfg"]
     T, out, deadline = job["T"], Path(job["out"]), job["deadline"]
     calc = QMTPCalculator(job["model_path"], engine="numba" if cfg.device == "cpu" else "torch",
-                          device=cfg.device)
+                          device=cfg.device, fast_md=cfg.device == "cpu")
     broken: list[Atoms] = []
     last_good: list[Atoms] = []
 
