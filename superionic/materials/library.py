@@ -118,8 +118,8 @@ LIBRARY: dict[str, ReferenceMaterial] = {
             5.767e-4, "OBELiX; doi 10.1039/c0ee00052c",
             0.29, "Alpen, Rabenau, Talat, Appl. Phys. Lett. 30, 621 (1977) (perpendicular to c)",
             cif="Li3N.cif", conduction="2D in the Li2N planes",
-            notes="stoichiometric Li3N has no vacancies: create some (dopant-free) with "
-            "vacancies=n to see hopping on MD time scales",
+            notes="stoichiometric Li3N has no vacancies: create some in the supercell "
+            "(--vacancies n) to see hopping on MD time scales",
         ),
     ]
 }
@@ -181,14 +181,12 @@ def _llzo(dopant: str | None, x: float) -> Structure:
     return Structure(s.lattice, new_species, s.frac_coords)
 
 
-def load_structure(name: str, *, dopant: str | None = None, x: float = 0.0,
-                   vacancies: int = 0) -> Structure:
+def load_structure(name: str, *, dopant: str | None = None, x: float = 0.0) -> Structure:
     """The library material's structure, possibly with partial occupancies.
 
-    ``dopant``/``x`` apply to garnet LLZO (Ga or Al on the Li 24d site); ``vacancies`` removes
-    that many Li from a fully ordered structure such as Li3N (a conventional way of creating
-    carriers in an otherwise stoichiometric conductor; the cell is then charged and the
-    simulation uses a neutralising background).
+    ``dopant``/``x`` apply to garnet LLZO (Ga or Al on the Li 24d site). Vacancies in a
+    stoichiometric conductor such as Li3N are made in the supercell by
+    :func:`superionic.materials.reading.prepare_cell` (``vacancies=n``).
     """
     m = get_material(name)
     if m.name == "Li3YCl6":
@@ -202,11 +200,4 @@ def load_structure(name: str, *, dopant: str | None = None, x: float = 0.0,
         raise InputError(f"{m.name}: {m.structure_source}", field="material")
     else:
         s = Structure.from_file(_data_path(m.cif))
-    if vacancies:
-        li = [i for i, site in enumerate(s) if site.species.elements[0].symbol == m.mobile
-              and site.is_ordered]
-        if vacancies > len(li):
-            raise InputError(f"cannot remove {vacancies} {m.mobile} from {len(li)}",
-                             field="vacancies")
-        s.remove_sites(li[:vacancies])
     return s

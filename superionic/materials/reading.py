@@ -87,9 +87,17 @@ def prepare_cell(
     seed: int = 0,
     n_samples: int = 12,
     oxidation_states: dict[str, int] | None = None,
+    vacancies: int = 0,
+    mobile: str = "Li",
     **library_options: Any,
 ) -> tuple[Atoms, OrderingReport]:
-    """An ordered MD-ready supercell (ASE ``Atoms``) and the report of how it was made."""
+    """An ordered MD-ready supercell (ASE ``Atoms``) and the report of how it was made.
+
+    ``vacancies`` removes that many ``mobile`` ions from the ordered supercell (the one whose
+    removal costs the least point-charge Ewald energy first; carriers for an otherwise
+    stoichiometric conductor). The cell then carries a charge of ``-vacancies`` e, which a
+    periodic calculation compensates by a uniform background.
+    """
     structure = read_structure(spec, **library_options)
     ordered, report = order_structure(
         structure,
@@ -99,4 +107,33 @@ def prepare_cell(
         oxidation_states=oxidation_states,
         source=str(spec) if not isinstance(spec, (Structure, Atoms)) else None,
     )
+    if vacancies:
+        ordered, report = _make_vacancies(ordered, report, vacancies, mobile)
     return to_atoms(ordered), report
+
+
+def _make_vacancies(structure: Structure, report: OrderingReport, n: int,
+                    mobile: str) -> tuple[Structure, OrderingReport]:
+    import dataclasses
+
+    import numpy as np
+    from pymatgen.analysis.ewald import EwaldSummation
+
+    idx = [i for i, site in enumerate(structure) if site.specie.symbol == mobile]
+    if n < 0 or n >= len(idx):
+        raise InputError(f"cannot remove {n} of the {len(idx)} {mobile} in the supercell",
+                         field="vacancies", expected=f"0 <= vacancies < {len(idx)}")
+    s = structure.copy()
+    s.add_oxidation_state_by_element(report.oxidation_states)
+    site_energy = np.sum(EwaldSummation(s).total_energy_matrix, axis=1)
+    # removing ion i changes the energy by -(2 sum_j M_ij - M_ii) ~ -2 * site energy
+    order = sorted(idx, key=lambda i: -site_energy[i])
+    removed = sorted(order[:n])
+    out = structure.copy()
+    out.remove_sites(removed)
+    comp = {el: int(v) for el, v in out.composition.get_el_amt_dict().items()}
+    charge = float(sum(report.oxidation_states[el] * k for el, k in comp.items()))
+    return out, dataclasses.replace(
+        report, ordered_composition=comp, total_charge=charge,
+        adjustments=[*report.adjustments,
+                     f"{n} {mobile} vacancies made (sites {removed}); cell charge {charge:+g} e"])

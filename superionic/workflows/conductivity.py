@@ -77,6 +77,7 @@ class ConductivityConfig:
             opts.update(dopant=self.dopant, x=self.dopant_x)
         if self.vacancies:
             opts["vacancies"] = self.vacancies
+            opts["mobile"] = self.species
         return opts
 
 

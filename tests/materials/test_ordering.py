@@ -129,3 +129,13 @@ def test_read_structure_by_alias_and_file(tmp_path):
     empty.write_text("")
     with pytest.raises(InputError, match="empty"):
         read_structure(empty)
+
+
+def test_vacancies_are_made_in_the_supercell_and_counted_in_the_charge():
+    atoms, rep = prepare_cell("Li3N", min_distance_A=7.0, vacancies=2)
+    symbols = atoms.get_chemical_symbols()
+    assert symbols.count("Li") == 3 * symbols.count("N") - 2
+    assert rep.oxidation_states == {"Li": 1, "N": -3}
+    assert rep.total_charge == -2.0
+    with pytest.raises(InputError, match="vacancies"):
+        prepare_cell("Li3N", min_distance_A=7.0, vacancies=10_000)
