@@ -2,8 +2,10 @@
 
 Pipeline: TOR unwrapping (streamed), framework centre-of-mass drift removal, FFT multi-origin
 MSDs per direction (tracer and charge-weighted collective), automatic diffusive window, GLS
-with the analytic random-walk MSD covariance (joint for D* and D_σ), block averages as a
-cross-check, Nernst–Einstein and Einstein–Helfand conductivities.
+with the analytic random-walk plus bounded-motion (rattling) MSD covariance (joint for D* and
+D_σ; the rattling amplitude and time come from the tracer MSD), a χ² goodness-of-fit check that
+inflates the errors of an MSD neither model describes, block averages as a cross-check,
+Nernst–Einstein and Einstein–Helfand conductivities.
 """
 
 from __future__ import annotations
@@ -22,16 +24,19 @@ from superionic.core.estimate import Estimate, to_jsonable
 from superionic.core.units import A2_PER_FS_TO_CM2_PER_S
 from superionic.transport.conductivity import conductivity_estimate
 from superionic.transport.covariance import (
+    bounded_noise_covariance,
     cross_correlation_ratio,
     random_walk_covariance,
     step_cumulant,
 )
 from superionic.transport.diffusion import (
+    NU_MIN,
     LineFit,
     block_estimate,
     diffusion_estimate,
     fit_lags,
     fit_random_walk,
+    satterthwaite_dof,
     select_fit_window,
 )
 from superionic.transport.haven import haven_ratio
@@ -416,6 +421,26 @@ def _msds(
     return tracer, collective, blocks
 
 
+def _inflation(fit: LineFit, name: str | None = None, warnings: list[str] | None = None) -> float:
+    """√(χ²/dof) when the GLS residual exceeds its 97.5 % quantile under the covariance model
+    (the MSD is not a random walk plus bounded motion), else 1; warns under ``name``."""
+    if not fit.misfit:
+        return 1.0
+    g = math.sqrt(fit.chi2_per_dof)
+    if warnings is not None and name is not None:
+        warnings.append(
+            f"{name}: the tracer MSD departs from the random-walk-plus-rattling model "
+            f"(χ²/dof = {fit.chi2_per_dof:.3g} over {fit.dof} degrees of freedom, above its "
+            f"97.5 % quantile); its standard error is inflated by √(χ²/dof) = {g:.3g}"
+        )
+    return g
+
+
+def _noise_of(fit: LineFit) -> tuple[float, float]:
+    """(s², τ) of the bounded motion found in a tracer fit."""
+    return fit.noise_var_A2, fit.noise_tau_frames
+
+
 def _fit_set(
     tr: np.ndarray,
     co: np.ndarray,
@@ -442,8 +467,11 @@ def _fit_set(
         for a in range(3):
             da, fa = fit_random_walk(tr[:, a], lags, dt, n_dims=1, n_particles=n_g,
                                      kappa=kdir[a])
+            # independent rattling gives the charge-weighted collective MSD the same bounded
+            # part (s², τ) as the tracer MSD, where it is far better determined
             dc, fc = fit_random_walk(co[:, a], lags, dt, n_dims=1, n_particles=1.0,
-                                     kappa=kdir[a] * r_corr / n_eff)
+                                     kappa=kdir[a] * r_corr / n_eff, noise=_noise_of(fa),
+                                     plateau_shape=False)
             d_tr.append(da)
             d_co.append(dc)
             f_tr_dir.append(fa)
@@ -459,10 +487,14 @@ def _fit_set(
     D_tr, f_tr = fit_random_walk(tr.sum(axis=1), lags, dt, n_dims=3, n_particles=n_g,
                                  kappa=k3_tr, step_var_per_dim=s_tr_a)
     D_co, f_co = fit_random_walk(co.sum(axis=1), lags, dt, n_dims=3, n_particles=1.0,
-                                 kappa=k3 / n_eff, step_var_per_dim=s_co_a)
+                                 kappa=k3 / n_eff, step_var_per_dim=s_co_a, noise=_noise_of(f_tr),
+                                 plateau_shape=False)
     if s_co_a is None:
         s_co_a = np.full(3, 2.0 * max(D_co, 0.1 * D_tr, floor) * dt)
     c_cross = random_walk_covariance(len(tr), lags, s_co_a, k3, n_eff)
+    if f_tr.noise_var_A2 > 0 and f_tr.noise_tau_frames > 0:
+        c_cross = c_cross + bounded_noise_covariance(
+            len(tr), lags, s_co_a, np.full(3, f_tr.noise_var_A2), f_tr.noise_tau_frames, n_eff)
     cov = float(f_tr.weights[0] @ c_cross @ f_co.weights[0])
     out.update(D_tr=D_tr, f_tr=f_tr, D_co=D_co, f_co=f_co, cov=cov)
     return out
@@ -505,20 +537,37 @@ def _analyse_positions(
     r_corr = cross_correlation_ratio(x, kblock, np.sqrt(w2))
     fits = _fit_set(tracer, collective, lags, dt, n_eff, (k3, kdir), r_corr)
     f_tr_dir, f_co_dir = fits["dir"]
-    method = "GLS, analytic random-walk MSD covariance"
-    D_tr = diffusion_estimate(fits["D_tr"], fits["f_tr"].slope_stderr, method,
-                              n_effective_tracers=n_eff / r_corr)
-    D_co = diffusion_estimate(fits["D_co"], fits["f_co"].slope_stderr, method + ", collective")
-    D_tr_xyz = [diffusion_estimate(f.slope, f.slope_stderr, method) for f in f_tr_dir]
-    D_co_xyz = [diffusion_estimate(f.slope, f.slope_stderr, method) for f in f_co_dir]
-    H = haven_ratio(fits["D_tr"], fits["f_tr"].slope_stderr, fits["D_co"],
-                    fits["f_co"].slope_stderr, fits["cov"])
+    method = "GLS, analytic random-walk + bounded-motion MSD covariance"
+    f_tr, f_co = fits["f_tr"], fits["f_co"]
+    # the goodness of fit is judged on the tracer MSD: the collective one has a single noisy
+    # walker whose own D sets its covariance scale, so its χ² is not a reliable test
+    g_tr = _inflation(f_tr, "D* and D_sigma", warnings)
+    se_tr, se_co = f_tr.slope_stderr * g_tr, f_co.slope_stderr * g_tr
+    rattle = {"rattling_rms_A": math.sqrt(f_tr.noise_var_A2),
+              "rattling_time_fs": f_tr.noise_tau_frames * dt}
+    D_tr = diffusion_estimate(fits["D_tr"], se_tr, method, n_effective_tracers=n_eff / r_corr,
+                              chi2_per_dof=f_tr.chi2_per_dof, **rattle)
+    D_co = diffusion_estimate(fits["D_co"], se_co, method + ", collective")
+    g_dir = [_inflation(f) for f in f_tr_dir]
+    D_tr_xyz = [diffusion_estimate(f.slope, f.slope_stderr * g, method)
+                for f, g in zip(f_tr_dir, g_dir, strict=True)]
+    D_co_xyz = [diffusion_estimate(f.slope, f.slope_stderr * g, method)
+                for f, g in zip(f_co_dir, g_dir, strict=True)]
+    H = haven_ratio(fits["D_tr"], se_tr, fits["D_co"], se_co, fits["cov"] * g_tr * g_tr)
     for name, e in (("D*", D_tr), ("D_sigma", D_co)):
         if not e.value > 0 or e.stderr > 0.5 * e.value:
             warnings.append(
                 f"{name} is poorly determined (relative standard error above 50 %), so its "
                 "interval is very wide: run longer or simulate more mobile ions"
             )
+        nu = satterthwaite_dof(e.value, e.stderr)
+        if not nu >= NU_MIN:
+            warnings.append(
+                f"{name} undetermined: its standard error exceeds its value (ν = {nu:.2g} < "
+                f"{NU_MIN:g} degrees of freedom), so its 95 % interval has no finite upper bound"
+            )
+    if "undetermined" in str(H.extra.get("note", "")):
+        warnings.append(f"haven_ratio {H.extra['note']}")
     sum_q2_per_A3 = float(np.sum(q * q)) / volume_A3
     sigma = conductivity_estimate(D_co, sum_q2_per_A3, temperature_K,
                                   method="Einstein-Helfand (collective MSD)")

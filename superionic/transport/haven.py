@@ -3,17 +3,20 @@
 Murch, Solid State Ionics 7, 177 (1982). D* and D_σ come from the same trajectory, so their
 estimates are correlated; the covariance enters Var(ln H_R) = ε*² + ε_σ² − 2 Cov/(D* D_σ)
 (ε = relative standard error). The interval treats H_R/Ĥ_R as an F(ν*, ν_σ) variate with
-Satterthwaite degrees of freedom ν = 2/ε² (ν* reduced by the covariance term).
+Satterthwaite degrees of freedom ν = 2/ε² (ν* reduced by the covariance term); with fewer than
+``NU_MIN`` degrees of freedom on a side the interval is open there (0 or ∞).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from superionic.core.estimate import Estimate
+from superionic.transport.diffusion import NU_MIN
 
 __all__ = ["haven_ratio"]
 
@@ -40,10 +43,23 @@ def haven_ratio(
     var_ln = max(e1 + e2 - 2.0 * c, 1e-300)
     corr = c / math.sqrt(e1 * e2) if e1 > 0 and e2 > 0 else 0.0
     e1_eff = e1 - 2.0 * c
-    if e1_eff > 1e-12 and e2 > 1e-300:
-        nu1, nu2 = 2.0 / e1_eff, 2.0 / e2
-        ci = (h / stats.f.ppf(0.975, nu1, nu2), h / stats.f.ppf(0.025, nu1, nu2))
-    else:
-        nu = 2.0 / var_ln
-        ci = (h * stats.chi2.ppf(0.025, nu) / nu, h * stats.chi2.ppf(0.975, nu) / nu)
-    return Estimate(h, h * math.sqrt(var_ln), ci, "", method, {"corr_Dtracer_Dsigma": corr})
+    extra: dict[str, Any] = {"corr_Dtracer_Dsigma": corr}
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        if e1_eff > 1e-12 and e2 > 1e-300:
+            nu1, nu2 = 2.0 / e1_eff, 2.0 / e2
+            lo, hi = h / stats.f.ppf(0.975, nu1, nu2), h / stats.f.ppf(0.025, nu1, nu2)
+        else:
+            nu1 = nu2 = 2.0 / var_ln
+            lo, hi = h * stats.chi2.ppf(0.025, nu1) / nu1, h * stats.chi2.ppf(0.975, nu1) / nu1
+    # fewer than NU_MIN degrees of freedom: the ratio is not bounded on that side
+    notes = []
+    if 2.0 / max(e2, 1e-300) < NU_MIN:
+        lo = 0.0
+        notes.append("D_sigma has no finite upper bound, so H_R has no lower bound above 0")
+    if 2.0 / max(e1, 1e-300) < NU_MIN:
+        hi = math.inf
+        notes.append("D* has no finite upper bound, so H_R has no finite upper bound")
+    if notes:
+        extra["note"] = "undetermined: " + "; ".join(notes)  # ν = 2/ε² of D* or D_σ
+    ci = (float(lo) if np.isfinite(lo) else 0.0, float(hi) if np.isfinite(hi) else math.inf)
+    return Estimate(h, h * math.sqrt(var_ln), ci, "", method, extra)

@@ -5,7 +5,10 @@ distance a, so D* = p a² / (2 d Δt) along the d hopping directions and D* = p 
 the 3D average (Einstein relation, MSD = 2 d D t). Walkers moving in rigid pairs have
 D_σ = 2 D*, i.e. H_R = 1/2. Positions are wrapped into a (triclinic, optionally fluctuating
 NPT-like) cell; the unwrapped truth is kept, consistent with the TOR convention in which the
-affine barostat move of a wrapped position is part of the atom's displacement.
+affine barostat move of a wrapped position is part of the atom's displacement. Optionally every
+walker also rattles about its site: a bounded Ornstein–Uhlenbeck displacement (Uhlenbeck &
+Ornstein, Phys. Rev. 36, 823 (1930)) that leaves D* and H_R unchanged but, as caged motion in
+real MD, makes successive steps correlated and adds a plateau to the MSD.
 """
 
 from __future__ import annotations
@@ -13,10 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import lfilter
 
 from superionic.core.units import A2_PER_FS_TO_CM2_PER_S
 
-__all__ = ["SyntheticTrajectory", "lattice_steps", "random_walk_trajectory", "triclinic_cell"]
+__all__ = [
+    "SyntheticTrajectory",
+    "lattice_steps",
+    "ornstein_uhlenbeck",
+    "random_walk_trajectory",
+    "triclinic_cell",
+]
 
 
 @dataclass
@@ -79,6 +89,17 @@ def lattice_steps(
     return steps
 
 
+def ornstein_uhlenbeck(
+    rng: np.random.Generator, n_frames: int, shape: tuple[int, ...], rms: float, tau_frames: float
+) -> np.ndarray:
+    """(n_frames, *shape) stationary Ornstein–Uhlenbeck (AR(1)) displacements of rms ``rms``
+    and correlation time ``tau_frames``: u_k = a u_(k-1) + √(1-a²) rms ξ_k, a = e^(-1/τ)."""
+    a = float(np.exp(-1.0 / max(tau_frames, 1e-12)))
+    kicks = rng.normal(0.0, rms, size=(n_frames, *shape))
+    kicks[1:] *= np.sqrt(1.0 - a * a)
+    return lfilter([1.0], [1.0, -a], kicks, axis=0)
+
+
 def random_walk_trajectory(
     n_walkers: int = 32,
     n_frames: int = 400,
@@ -93,6 +114,8 @@ def random_walk_trajectory(
     n_framework: int = 0,
     framework_vibration_A: float = 0.0,
     drift_A_per_frame: float = 0.0,
+    vibration_A: float = 0.0,
+    vibration_tau_fs: float = 500.0,
     mobile_species: str = "Li",
     framework_species: str = "S",
     seed: int | np.random.Generator = 0,
@@ -100,7 +123,9 @@ def random_walk_trajectory(
     """Lattice random walkers (optionally in rigid pairs, or confined to a 1D channel along
     ``channel_axis``) plus a vibrating host framework, wrapped into ``cell`` whose size
     fluctuates by ``npt_amplitude`` (relative) from frame to frame; a common random drift of
-    ``drift_A_per_frame`` per frame moves every atom."""
+    ``drift_A_per_frame`` per frame moves every atom. ``vibration_A`` > 0 adds to each walker an
+    Ornstein–Uhlenbeck rattling of that rms per direction and correlation time
+    ``vibration_tau_fs`` (stationary from the first frame, independent between walkers)."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     axes = (0, 1, 2) if channel_axis is None else (int(channel_axis),)
     n_indep = n_walkers // 2 if correlated_pairs else n_walkers
@@ -115,6 +140,10 @@ def random_walk_trajectory(
     if n_framework and framework_vibration_A > 0:
         vib = rng.normal(0.0, framework_vibration_A, size=(n_frames, n_framework, 3))
         steps[:, n_walkers:] = np.diff(vib, axis=0)
+    if vibration_A > 0:
+        steps[:, :n_walkers] += np.diff(
+            ornstein_uhlenbeck(rng, n_frames, (n_walkers, 3), vibration_A,
+                               vibration_tau_fs / frame_interval_fs), axis=0)
     if drift_A_per_frame > 0:
         steps += rng.normal(0.0, drift_A_per_frame / np.sqrt(3), size=(n_frames - 1, 1, 3))
     cell0 = triclinic_cell() if cell is None else np.asarray(cell, dtype=float)
