@@ -249,7 +249,7 @@ def _stage_active_learning(model: Any, data: list[Atoms], atoms: Atoms,
         r = np.random.default_rng(seed)
         MaxwellBoltzmannDistribution(a, temperature_K=T, rng=r)
         dyn = Langevin(a, cfg.timestep_fs * units.fs, temperature_K=T,
-                       friction=0.01 / units.fs, rng=r)
+                       friction=0.01 / units.fs, rng=r, fixcm=False)
         for _ in range(0, n_steps, 10):
             if time.time() > deadline:
                 return

@@ -40,7 +40,7 @@ def _teacher_configurations(calc, n_rattled: int, n_md: int, md_stride: int, see
     md = _li2s()
     md.calc = calc
     MaxwellBoltzmannDistribution(md, temperature_K=900.0, rng=rng)
-    dyn = Langevin(md, 2.0 * units.fs, temperature_K=900.0, friction=0.02, rng=rng)
+    dyn = Langevin(md, 2.0 * units.fs, temperature_K=900.0, friction=0.02, rng=rng, fixcm=False)
     for _ in range(n_md):
         dyn.run(md_stride)
         a = md.copy()
