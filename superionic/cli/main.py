@@ -35,7 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_third_party_warnings() -> None:
+    """Silence known-harmless warnings of dependencies (our own warnings still show)."""
+    import warnings
+
+    for module in ("chgnet", "pymatgen", "torch", "ase", "dask", "distributed"):
+        warnings.filterwarnings("ignore", module=module)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _quiet_third_party_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
