@@ -512,8 +512,13 @@ def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict,
                      "sigma_collective_S_per_cm": r.sigma_S_per_cm.to_dict(),
                      "fit_window_fs": list(r.fit_window_fs),
                      "dimensionality": r.dimensionality})
-    fit = fit_arrhenius(T_arr, sig, multiply_by_T=True, log_stderr=sig_log_err,
-                        quantity="sigma")
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_arrhenius(T_arr, sig, multiply_by_T=True, log_stderr=sig_log_err,
+                            quantity="sigma")
+    notes += [str(w.message) for w in caught if str(w.message) != fit.curvature_warning]
     sigma_T = fit.predict(cfg.target_T_K)
     if fit.curvature_warning:
         notes.append(fit.curvature_warning)
