@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from superionic.potentials.ewald import _shift_range
 from superionic.potentials.mtp_basis import ContractionProgram
 from superionic.potentials.radial import chebyshev_radial
 
@@ -230,11 +231,6 @@ def pair_forces_virial(
     return forces, virial
 
 
-@njit(cache=True)
-def _image_range(f: float, h: float) -> tuple[int, int]:
-    return int(np.ceil(-h - f)), int(np.floor(h - f))
-
-
 @njit(cache=True, parallel=True)
 def _periodic_pairs(frac, cell, h, r_cut2, counts, offsets, jj, shifts, vecs, fill):
     n = frac.shape[0]
@@ -245,9 +241,9 @@ def _periodic_pairs(frac, cell, h, r_cut2, counts, offsets, jj, shifts, vecs, fi
             f0 = frac[j, 0] - frac[i, 0]
             f1 = frac[j, 1] - frac[i, 1]
             f2 = frac[j, 2] - frac[i, 2]
-            lo0, hi0 = _image_range(f0, h[0])
-            lo1, hi1 = _image_range(f1, h[1])
-            lo2, hi2 = _image_range(f2, h[2])
+            lo0, hi0 = _shift_range(f0, h[0])
+            lo1, hi1 = _shift_range(f1, h[1])
+            lo2, hi2 = _shift_range(f2, h[2])
             for n0 in range(lo0, hi0 + 1):
                 for n1 in range(lo1, hi1 + 1):
                     for n2 in range(lo2, hi2 + 1):

@@ -261,10 +261,9 @@ def fit_arrhenius(
     se = np.sqrt(np.diag(lf.cov))
     unit = _UNITS.get(quantity, "")
     ln_unit = f"ln({'S K/cm' if multiply_by_T else unit})"
-    ea = Estimate(lf.params[0], se[0], (lf.params[0] - lf.crit * se[0],
-                  lf.params[0] + lf.crit * se[0]), "eV", method)
-    lna = Estimate(lf.params[1], se[1], (lf.params[1] - lf.crit * se[1],
-                   lf.params[1] + lf.crit * se[1]), ln_unit, method)
+    ea, lna = (Estimate(lf.params[k], se[k], (lf.params[k] - lf.crit * se[k],
+                                              lf.params[k] + lf.crit * se[k]), u, method)
+               for k, u in ((0, "eV"), (1, ln_unit)))
     return ArrheniusResult(
         Ea_eV=ea,
         ln_prefactor=lna,
