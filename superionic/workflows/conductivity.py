@@ -54,6 +54,7 @@ class ConductivityConfig:
     timestep_fs: float = 2.0
     sample_every: int = 10
     target_rel_precision: float = 0.15
+    target_sigma_factor: float | None = None
     relax_steps: int = 40
     n_rattled: int = 12
     n_strained: int = 4
@@ -271,12 +272,13 @@ def _stage_active_learning(model: Any, data: list[Atoms], atoms: Atoms,
             "history": al.history, "converged": converged, "errors": errors}
 
 
-def _production_task(job: dict[str, Any]) -> dict[str, Any]:
-    """MD at one temperature in segments until D* is precise enough or time runs out.
+def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
+    """Extend the QMTP MD at one temperature to ``job['steps']`` steps and analyse it.
 
-    The run stops as soon as a configuration's extrapolation grade passes the break grade:
-    the potential is then outside its training domain, and the configuration is returned so
-    the caller can label it, retrain and start again.
+    The MD resumes from its checkpoint, so successive calls grow one trajectory. It stops as
+    soon as a configuration's extrapolation grade passes the break grade: the potential is then
+    outside its training domain, and the configuration is returned so the caller can label it,
+    retrain and start again.
     """
     from superionic.dynamics.md import run_md
     from superionic.potentials.active_learning import DEFAULT_BREAK_GRADE
@@ -284,7 +286,7 @@ def _production_task(job: dict[str, Any]) -> dict[str, Any]:
     from superionic.transport.analysis import analyse_diffusion
 
     cfg: ConductivityConfig = job["cfg"]
-    T, out, deadline = job["T"], Path(job["out"]), job["deadline"]
+    T, out = job["T"], Path(job["out"])
     calc = QMTPCalculator(job["model_path"], engine="numba" if cfg.device == "cpu" else "torch",
                           device=cfg.device, fast_md=cfg.device == "cpu")
     broken: list[Atoms] = []
@@ -304,37 +306,25 @@ def _production_task(job: dict[str, Any]) -> dict[str, Any]:
             broken.append(c)
         return f"extrapolation grade {g:.3g} > {DEFAULT_BREAK_GRADE:g} at step {step}"
 
-    steps, reason, result, last_error = 0, "", None, ""
-    seg = cfg.segment_steps
-    while True:
-        steps = min(steps + seg, cfg.max_production_steps)
-        md = run_md(job["atoms"], calc, temperature_K=T, timestep_fs=cfg.timestep_fs,
-                    steps=steps, out=out, sample_every=cfg.sample_every,
-                    checkpoint_every=max(cfg.sample_every, seg // 4), seed=cfg.seed + int(T),
-                    potential_name=job["model_path"], stop_if=watch)
-        if md.stopped_early:
-            return {"T": T, "broken": broken, "stop_reason": md.stopped_early,
-                    "steps": md.steps}
-        try:
-            result = analyse_diffusion(out, cfg.species, temperature_K=T)
-            d = result.D_tracer_cm2_per_s
-            rel = d.stderr / d.value if d.value > 0 else math.inf
-        except Exception as exc:  # noqa: BLE001 - too short to analyse yet: keep running
-            rel, last_error = math.inf, str(exc)
-        if rel <= cfg.target_rel_precision:
-            reason = f"target precision reached (relative stderr {rel:.2f})"
-            break
-        if steps >= cfg.max_production_steps:
-            reason = f"step cap reached (relative stderr {rel:.2f})"
-            break
-        rate = md.wall_s / max(steps, 1)
-        if time.time() + rate * seg > deadline:
-            reason = f"time budget ended (relative stderr {rel:.2f})"
-            break
-    if result is None:
-        raise RuntimeError(f"MD at {T} K too short to analyse: {last_error}")
-    return {"T": T, "trajectory": str(out), "steps": steps, "stop_reason": reason,
-            "atom_steps_per_s": md.atom_steps_per_s, "diffusion": result, "broken": []}
+    t0 = time.time()
+    md = run_md(job["atoms"], calc, temperature_K=T, timestep_fs=cfg.timestep_fs,
+                steps=job["steps"], out=out, sample_every=cfg.sample_every,
+                checkpoint_every=max(cfg.sample_every, cfg.segment_steps // 4),
+                seed=cfg.seed + int(T), potential_name=job["model_path"], stop_if=watch)
+    res = {"T": T, "trajectory": str(out), "steps": md.steps, "broken": broken,
+           "stop_reason": md.stopped_early or "", "atom_steps_per_s": md.atom_steps_per_s,
+           "segment_wall_s": time.time() - t0, "diffusion": None, "rel": math.inf,
+           "error": ""}
+    if md.stopped_early:
+        return res
+    try:
+        d = analyse_diffusion(out, cfg.species, temperature_K=T)
+        D = d.D_tracer_cm2_per_s
+        res["diffusion"] = d
+        res["rel"] = D.stderr / D.value if D.value > 0 else math.inf
+    except Exception as exc:  # noqa: BLE001 - too short to analyse yet: keep running
+        res["error"] = str(exc)
+    return res
 
 
 def _min_distance_A(atoms: Atoms) -> float:
@@ -342,6 +332,92 @@ def _min_distance_A(atoms: Atoms) -> float:
 
     d = neighbor_list("d", atoms, 1.5)
     return float(d.min()) if len(d) else 1.5
+
+
+def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[float],
+                      atoms: Atoms, model_path: Path, round_: int, run_dir: Path,
+                      deadline: float, store: Any
+                      ) -> tuple[dict[float, dict], list[Atoms], list[float]]:
+    """Production MD at every temperature with one model, grown in passes of one segment each.
+
+    Every pass extends each unfinished temperature by ``segment_steps`` (the temperatures run in
+    parallel through the executor), so no temperature takes the whole budget. A temperature is
+    finished when D* reaches ``target_rel_precision`` or the step cap; all stop when the time
+    left cannot hold another pass, or when sigma at the target temperature has the interval
+    asked for (``target_sigma_factor``). A pass is stored once done, so a killed run replays
+    finished passes from the store and the MD resumes from its checkpoints. Returns the
+    per-temperature results and, if the potential left its domain, the configurations there and
+    the temperatures where it happened.
+    """
+    from superionic.workflows.executor import Executor
+
+    done: dict[float, dict] = {}
+    last: dict[float, dict] = {}
+    n_pass = 0
+    while True:
+        todo = [T for T in temps if T not in done]
+        if not todo:
+            break
+        if last:
+            need = sum(last[T]["segment_wall_s"] for T in todo) / min(cfg.workers, len(todo))
+            if time.time() + need > deadline:
+                for T in todo:
+                    done[T] = last[T] | {"stop_reason": "time budget ended (relative stderr "
+                                                        f"{last[T]['rel']:.2f})"}
+                break
+        jobs = [{"cfg": cfg, "T": T, "atoms": atoms, "model_path": str(model_path),
+                 "out": str(run_dir / "md" / f"T{int(T)}K_r{round_}.h5"),
+                 "steps": min((n_pass + 1) * cfg.segment_steps, cfg.max_production_steps)}
+                for T in todo]
+        results: dict[float, dict] = {}
+        todo_jobs = []
+        for j in jobs:
+            k = _prod_key(key, j["T"], round_, j["steps"])
+            found, value = store.get("production", k)
+            if found:
+                store.reused.append("production")
+                results[j["T"]] = value
+            else:
+                todo_jobs.append(j)
+        with Executor(cfg.scheduler, workers=cfg.workers) as ex:
+            for j, res in zip(todo_jobs, ex.map(_production_segment, todo_jobs), strict=True):
+                store.put("production", _prod_key(key, j["T"], round_, j["steps"]), res, 0.0)
+                store.computed.append("production")
+                results[j["T"]] = res
+        n_pass += 1
+        broken = [a for r in results.values() for a in r["broken"]]
+        if any(r["stop_reason"] and r["diffusion"] is None for r in results.values()):
+            # the potential left its domain: the temperatures still running stop here
+            kept = {T: r | {"stop_reason": "stopped with the potential outside its domain "
+                                           "at another temperature"}
+                    for T, r in results.items() if r["diffusion"] is not None}
+            bad = [T for T, r in results.items() if r["diffusion"] is None]
+            return kept, broken, bad
+        for T, r in results.items():
+            last[T] = r
+            if r["diffusion"] is not None and r["rel"] <= cfg.target_rel_precision:
+                done[T] = r | {"stop_reason": f"target precision reached (relative stderr "
+                                              f"{r['rel']:.2f})"}
+            elif r["steps"] >= cfg.max_production_steps:
+                if r["diffusion"] is None:
+                    raise RuntimeError(f"MD at {T} K too short to analyse: {r['error']}")
+                done[T] = r | {"stop_reason": f"step cap reached (relative stderr "
+                                              f"{r['rel']:.2f})"}
+        if cfg.target_sigma_factor and all(last.get(T, {}).get("diffusion") for T in temps):
+            fit, _ = _sigma_arrhenius(temps, [last[T]["diffusion"] for T in temps])
+            s = fit.predict(cfg.target_T_K)
+            factor = max(s.ci95[1] / s.value, s.value / s.ci95[0]) if s.ci95[0] > 0 \
+                else math.inf
+            if factor <= cfg.target_sigma_factor:
+                for T in temps:
+                    if T not in done:
+                        done[T] = last[T] | {"stop_reason": f"sigma({cfg.target_T_K:g} K) "
+                                             f"interval within a factor {factor:.2f}"}
+                break
+    for T, r in done.items():
+        if r["diffusion"] is None:
+            raise RuntimeError(f"MD at {T} K too short to analyse: {r['error']}")
+    return done, [], []
 
 
 def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: ConductivityConfig,
@@ -370,11 +446,16 @@ def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: Conductivit
             "n_new": len(new)}
 
 
+#: Settings that do not change any stored result (where to run, how long, when to stop): a run
+#: given a larger budget or a tighter target continues from what is stored.
+_NOT_IN_KEY = ("run_dir", "budget_s", "progress", "scheduler", "workers", "target_rel_precision",
+               "target_sigma_factor", "max_production_steps")
+
+
 # --- the workflow ------------------------------------------------------------------------------
 def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     """Run (or resume) the conductivity workflow described by ``cfg``."""
     from superionic.materials.library import get_material
-    from superionic.workflows.executor import Executor
     from superionic.workflows.store import RunStore
 
     t0 = time.time()
@@ -388,7 +469,7 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
         entry = None
     temps = sorted(cfg.temperatures_K or default_temperatures(entry.Ea_eV if entry else None))
     key = {k: v for k, v in asdict(cfg).items()
-           if k not in ("run_dir", "budget_s", "progress", "scheduler", "workers")}
+           if k not in _NOT_IN_KEY}
 
     def deadline(share_upto: str) -> float:
         acc = 0.0
@@ -417,37 +498,14 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     for round_ in range(n_rounds):
         model_path = run_dir / f"model_r{round_}.qmtp"
         model.save(model_path, active_set=active)
-        jobs = [{"cfg": cfg, "T": T, "out": str(run_dir / "md" / f"T{int(T)}K_r{round_}.h5"),
-                 "atoms": atoms, "model_path": str(model_path), "deadline": prod_deadline}
-                for T in temps if T not in prod]
-        todo = []
-        for j in jobs:
-            found, value = store.get("production", _prod_key(key, j["T"], round_))
-            if found:
-                store.reused.append("production")
-                if not value["broken"]:
-                    prod[j["T"]] = value
-            else:
-                todo.append(j)
-        broken: list[Atoms] = []
-        with Executor(cfg.scheduler, workers=cfg.workers) as ex:
-            for j, res in zip(todo, ex.map(_production_task, todo), strict=True):
-                store.put("production", _prod_key(key, j["T"], round_), res, 0.0)
-                store.computed.append("production")
-                if res["broken"]:
-                    broken += res["broken"]
-                    refinements.append({"round": round_, "T_K": j["T"],
-                                        "reason": res["stop_reason"]})
-                else:
-                    prod[j["T"]] = res
-        if all(T in prod for T in temps) or round_ == n_rounds - 1 \
-                or time.time() > prod_deadline:
+        prod, broken, bad = _production_round(cfg, key, temps, atoms, model_path, round_,
+                                              run_dir, prod_deadline, store)
+        if not bad:
             break
-        if not broken:  # broken runs were reused from the store: recover their snapshots
-            for j in jobs:
-                found, value = store.get("production", _prod_key(key, j["T"], round_))
-                if found and value["broken"]:
-                    broken += value["broken"]
+        refinements += [{"round": round_, "T_K": T, "reason": "extrapolation grade above the "
+                         "break grade"} for T in bad]
+        if round_ == n_rounds - 1 or time.time() > prod_deadline:
+            break
         ref = store.cached(f"refine_{round_}", key | {"T": temps},
                            lambda b=broken, m=model, d=data: _refine(m, d, b, cfg,
                                                                      prod_deadline))
@@ -475,28 +533,43 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     return result
 
 
-def _prod_key(key: dict[str, Any], T: float, round_: int) -> str:
+def _prod_key(key: dict[str, Any], T: float, round_: int, steps: int) -> str:
     from superionic.workflows.store import input_hash
 
-    return input_hash(key | {"production_T": T, "round": round_})
+    return input_hash(key | {"production_T": T, "round": round_, "steps": steps})
+
+
+def _sigma_arrhenius(temps: list[float], diffusions: list[Any]) -> tuple[Any, list[str]]:
+    """Weighted Arrhenius fit of sigma_NE·T (Nernst–Einstein conductivity from D*) over the
+    temperatures, with log-scale errors from each interval; returns the fit and its warnings
+    (the curvature warning is kept on the fit itself)."""
+    import warnings
+
+    from superionic.transport.arrhenius import fit_arrhenius
+
+    sig, sig_log_err = [], []
+    for r in diffusions:
+        s = r.sigma_NE_S_per_cm
+        lo, hi = s.ci95
+        sig.append(s.value)
+        sig_log_err.append((math.log(hi) - math.log(lo)) / (2 * 1.959964) if lo > 0 else
+                           s.stderr / s.value)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_arrhenius(temps, sig, multiply_by_T=True, log_stderr=sig_log_err,
+                            quantity="sigma")
+    return fit, [str(w.message) for w in caught if str(w.message) != fit.curvature_warning]
 
 
 def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict, init: dict,
                tr: dict, al: dict, prod: dict[float, dict], entry: Any,
                store: Any) -> ConductivityResult:
-    from superionic.transport.arrhenius import fit_arrhenius
 
     rows, notes = [], []
-    T_arr, sig, sig_log_err, hav, hav_log_err = [], [], [], [], []
+    hav, hav_log_err = [], []
     dims = []
     for T in temps:
         r = prod[T]["diffusion"]
-        s = r.sigma_NE_S_per_cm
-        lo, hi = s.ci95
-        T_arr.append(T)
-        sig.append(s.value)
-        sig_log_err.append((math.log(hi) - math.log(lo)) / (2 * 1.959964) if lo > 0 else
-                           s.stderr / s.value)
         h = r.haven_ratio
         if h.value > 0 and h.ci95[0] > 0:
             hav.append(math.log(h.value))
@@ -508,17 +581,12 @@ def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict,
                      "D_sigma_cm2_per_s": r.D_sigma_cm2_per_s.to_dict(),
                      "D_tracer_xyz_cm2_per_s": [d.to_dict() for d in r.D_tracer_xyz_cm2_per_s],
                      "haven_ratio": r.haven_ratio.to_dict(),
-                     "sigma_NE_S_per_cm": s.to_dict(),
+                     "sigma_NE_S_per_cm": r.sigma_NE_S_per_cm.to_dict(),
                      "sigma_collective_S_per_cm": r.sigma_S_per_cm.to_dict(),
                      "fit_window_fs": list(r.fit_window_fs),
                      "dimensionality": r.dimensionality})
-    import warnings
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = fit_arrhenius(T_arr, sig, multiply_by_T=True, log_stderr=sig_log_err,
-                            quantity="sigma")
-    notes += [str(w.message) for w in caught if str(w.message) != fit.curvature_warning]
+    fit, caught = _sigma_arrhenius(temps, [prod[T]["diffusion"] for T in temps])
+    notes += caught
     sigma_T = fit.predict(cfg.target_T_K)
     if fit.curvature_warning:
         notes.append(fit.curvature_warning)
