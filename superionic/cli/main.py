@@ -41,6 +41,8 @@ def _quiet_third_party_warnings() -> None:
 
     for module in ("chgnet", "pymatgen", "torch", "ase", "dask", "distributed"):
         warnings.filterwarnings("ignore", module=module)
+    # ASE's Frechet cell filter takes matrix logarithms of near-identity deformations
+    warnings.filterwarnings("ignore", message="logm result may be inaccurate")
 
 
 def main(argv: list[str] | None = None) -> int:
