@@ -3,8 +3,10 @@
 Loss (per structure set): w_E ⟨(ΔE/N)²⟩ + w_F ⟨ΔF²⟩ + w_S ⟨(ΔσV/N)²⟩ + w_q ⟨Δq²⟩, the weighted
 energy/force/virial objective of mlip-2 (Novikov et al., Mach. Learn.: Sci. Technol. 2, 025002
 (2021), Eq. 10) plus a charge term when reference charges are present. Step 1 solves the
-linear problem for ξ and the species reference energies at fixed radial and charge parameters;
-step 2 optimises all parameters with torch, keeping the best validation state (early stopping).
+linear problem for ξ and the species reference energies at fixed radial and charge parameters
+(for a new charged model, after scaling the electronegativity differences to the size of charge
+the labels call for, :func:`fit_charge_scale`); step 2 optimises all parameters with torch,
+keeping the best validation state (early stopping).
 """
 
 from __future__ import annotations
@@ -97,15 +99,18 @@ def _voigt_to_3x3(s: np.ndarray) -> np.ndarray:
     return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
 
 
-def linear_fit(model: QMTP, structures: Sequence[Atoms], weights: LossWeights = LossWeights(),
-               ridge: float = 1e-10) -> QMTP:
-    """Least-squares ξ and reference energies at fixed radial/charge parameters (in place)."""
+def _linear_system(model: QMTP, structures: Sequence[Atoms], weights: LossWeights,
+                   offsets: Sequence[QMTP] = (), charges: bool = False,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted rows of the linear problem in (ξ, E0): design X and right-hand sides Y.
+
+    Y[:, 0] holds the labels; Y[:, 1 + k] the energy/forces/virial (and charges) predicted by
+    ``offsets[k]``, models with ξ = E0 = 0 that carry the fixed charge part. With
+    ``charges``, reference charges add rows that do not depend on (ξ, E0).
+    """
     prog = model.program
     S = len(model.species)
     nb_ = prog.n_basis
-    zero = model.copy()
-    zero.xi_ = np.zeros(nb_)
-    zero.e0_ = np.zeros(S)
     rows, rhs = [], []
     for atoms in structures:
         lab = _labels(atoms)
@@ -115,13 +120,18 @@ def linear_fit(model: QMTP, structures: Sequence[Atoms], weights: LossWeights = 
         vals = basis_values(prog, sp, nb.start, nb.pair_j, nb.vectors, model.radial_coeffs_,
                             model.r_min, model.r_cut)
         B = vals[:, prog.basis_index]
-        base = zero.compute(atoms, total_charge=float(np.round(
-            atoms.get_initial_charges().sum(), 8))) if model.charges else None
+        tot = float(np.round(atoms.get_initial_charges().sum(), 8))
+        base = [m.compute(atoms, total_charge=tot) for m in offsets]
         counts = np.bincount(sp, minlength=S).astype(float)
+
+        def add(x, ref, key, scale, convert=np.ravel, base=base):
+            rows.append(np.atleast_2d(x))
+            cols = [np.atleast_1d(convert(ref))] + [np.atleast_1d(convert(b[key])) for b in base]
+            rhs.append(scale * np.stack(cols, axis=1))
+
         if lab["energy"] is not None:
-            e_ref = float(lab["energy"]) - (base["energy"] if base else 0.0)
-            rows.append(np.sqrt(weights.energy) * np.concatenate([B.sum(0), counts]) / n)
-            rhs.append([np.sqrt(weights.energy) * e_ref / n])
+            add(np.sqrt(weights.energy) * np.concatenate([B.sum(0), counts]) / n,
+                float(lab["energy"]), "energy", np.sqrt(weights.energy) / n)
         need_f = lab["forces"] is not None and weights.forces > 0
         need_s = lab["stress"] is not None and weights.stress > 0 and bool(np.all(atoms.pbc))
         if need_f or need_s:
@@ -130,30 +140,97 @@ def linear_fit(model: QMTP, structures: Sequence[Atoms], weights: LossWeights = 
                                 model.r_min, model.r_cut, vals, g)
             F, W = pair_forces_virial(d, nb.pair_i, nb.pair_j, nb.vectors, n)
             if need_f:
-                f_ref = np.asarray(lab["forces"], float) - (base["forces"] if base else 0.0)
                 a = F.reshape(nb_, -1).T
-                rows.append(np.sqrt(weights.forces) * np.hstack([a, np.zeros((a.shape[0], S))]))
-                rhs.append(np.sqrt(weights.forces) * f_ref.ravel())
+                add(np.sqrt(weights.forces) * np.hstack([a, np.zeros((a.shape[0], S))]),
+                    np.asarray(lab["forces"], float), "forces", np.sqrt(weights.forces))
             if need_s:
                 vol = atoms.get_volume()
-                s_ref = _voigt_to_3x3(lab["stress"]) - (base["stress"] if base else 0.0)
                 a = 0.5 * (W + W.transpose(0, 2, 1)).reshape(nb_, 9).T / n
-                rows.append(np.sqrt(weights.stress) * np.hstack([a, np.zeros((9, S))]))
-                rhs.append(np.sqrt(weights.stress) * s_ref.ravel() * vol / n)
+                add(np.sqrt(weights.stress) * np.hstack([a, np.zeros((9, S))]),
+                    lab["stress"], "stress", np.sqrt(weights.stress) * vol / n,
+                    lambda s: _voigt_to_3x3(s).ravel())
+        if charges and lab["charges"] is not None and weights.charges > 0:
+            add(np.zeros((n, nb_ + S)), np.asarray(lab["charges"], float), "charges",
+                np.sqrt(weights.charges))
     if not rows:
         raise InputError("no labelled structures to fit", expected="energies and/or forces")
-    X = np.vstack(rows)
-    y = np.concatenate([np.atleast_1d(r) for r in rhs])
+    return np.vstack(rows), np.vstack(rhs)
+
+
+def _ridge_solve(X: np.ndarray, Y: np.ndarray, ridge: float) -> np.ndarray:
+    """Column-scaled ridge least squares via an augmented system (stable for collinear
+    basis functions); Y may hold several right-hand sides."""
     scale = np.sqrt(np.mean(X * X, axis=0))
     scale[scale == 0] = 1.0
     Xs = X / scale
-    # ridge-regularised solve via an augmented system (stable for collinear basis functions)
     aug = np.vstack([Xs, np.sqrt(ridge) * np.eye(Xs.shape[1])])
-    sol = np.linalg.lstsq(aug, np.concatenate([y, np.zeros(Xs.shape[1])]), rcond=None)[0]
-    sol = sol / scale
-    model.xi_ = np.ascontiguousarray(sol[:nb_])
-    model.e0_ = np.ascontiguousarray(sol[nb_:])
+    pad = np.zeros((Xs.shape[1],) + Y.shape[1:])
+    sol = np.linalg.lstsq(aug, np.concatenate([Y, pad]), rcond=None)[0]
+    return (sol.T / scale).T
+
+
+def _zero_short_range(model: QMTP) -> QMTP:
+    zero = model.copy()
+    zero.xi_ = np.zeros(model.n_basis)
+    zero.e0_ = np.zeros(len(model.species))
+    return zero
+
+
+def linear_fit(model: QMTP, structures: Sequence[Atoms], weights: LossWeights = LossWeights(),
+               ridge: float = 1e-10) -> QMTP:
+    """Least-squares ξ and reference energies at fixed radial/charge parameters (in place)."""
+    offsets = [_zero_short_range(model)] if model.charges else []
+    X, Y = _linear_system(model, structures, weights, offsets)
+    y = Y[:, 0] - (Y[:, 1] if model.charges else 0.0)
+    sol = _ridge_solve(X, y, ridge)
+    model.xi_ = np.ascontiguousarray(sol[:model.n_basis])
+    model.e0_ = np.ascontiguousarray(sol[model.n_basis:])
     return model
+
+
+def _scaled_electronegativity(model: QMTP, lam: float) -> QMTP:
+    """χ0 → c + λ(χ0 − c) (c: species mean) and w → λw, with ξ = E0 = 0."""
+    m = _zero_short_range(model)
+    c = float(np.mean(model.chi0_))
+    m.chi0_ = c + lam * (model.chi0_ - c)
+    m.w_chi_ = lam * model.w_chi_
+    return m
+
+
+def fit_charge_scale(model: QMTP, structures: Sequence[Atoms],
+                     weights: LossWeights = LossWeights(), ridge: float = 1e-10) -> float:
+    """Scale the electronegativity differences by the λ ≥ 1 that minimises the linear-fit
+    loss, then refit ξ and E0 (in place); returns λ.
+
+    With χ(λ) = c + λ(χ − c) the QEq charges are affine in λ, so the charge part of energy,
+    forces and virial is exactly quadratic in λ (three evaluations give it) and the loss
+    after eliminating (ξ, E0) by least squares (variable projection; Golub & Pereyra, SIAM J.
+    Numer. Anal. 10, 413 (1973)) is a quartic in λ, minimised exactly. This sets the size
+    of the charges from the long-range part of the energies alone, which a local short-range
+    fit cannot mimic; the sign (the order of χ0) is kept: for neutral cells, energies and
+    forces are even in λ. Only λ ≥ 1 is searched: charges never shrink below the starting
+    ones here, because λ = 0 is a stationary point that gradient steps would not leave, and
+    a profile taken with the initial radial functions may favour small charges merely
+    because the short-range fit is still poor (the nonlinear stage can still shrink them).
+    """
+    offsets = [_scaled_electronegativity(model, lam) for lam in (0.0, 1.0, -1.0)]
+    X, Y = _linear_system(model, structures, weights, offsets, charges=True)
+    y, b_0, b_p, b_m = Y.T
+    b1 = 0.5 * (b_p - b_m)
+    b2 = 0.5 * (b_p + b_m) - b_0
+    Z = np.stack([y - b_0, b1, b2], axis=1)
+    R = Z - X @ _ridge_solve(X, Z, ridge)
+    u, v, w = R.T
+    # ‖u − λv − λ²w‖² = Σ_k c_k λ^k
+    coeffs = [w @ w, 2 * v @ w, v @ v - 2 * u @ w, -2 * u @ v, u @ u]
+    roots = np.roots(np.polyder(coeffs)) if np.any(np.abs(coeffs[:4]) > 0) else np.array([])
+    candidates = [1.0] + [float(r.real) for r in roots if abs(r.imag) < 1e-9 * (
+        1 + abs(r)) and r.real > 1.0]
+    lam = min(candidates, key=lambda x: np.polyval(coeffs, x))
+    scaled = _scaled_electronegativity(model, lam)
+    model.chi0_, model.w_chi_ = scaled.chi0_, scaled.w_chi_
+    linear_fit(model, structures, weights, ridge)
+    return float(lam)
 
 
 def evaluate(model: QMTP, structures: Sequence[Atoms], engine: str = "numba",
@@ -289,6 +366,7 @@ def train(
     threads: int | None = None,
     n_inits: int = 1,
     max_seconds: float | None = None,
+    scale_charges: bool = True,
 ) -> TrainingResult:
     """Fit a QMTP to labelled ``structures``; reproducible for a given ``seed``.
 
@@ -300,6 +378,9 @@ def train(
     radial bases for a new model and starts from the one whose linear fit has the lowest loss.
     ``max_seconds`` ends the optimisation after that wall time (keeping the best parameters
     so far; a time-limited run is reproducible only if it ends on ``epochs`` or ``patience``).
+    ``scale_charges`` (new charged models): before the nonlinear stage, scale the initial
+    electronegativity differences (Pauling order) to the size the labels call for
+    (:func:`fit_charge_scale`), so charges are learned from energies and forces alone.
     """
     import torch
 
@@ -307,14 +388,15 @@ def train(
     try:
         return _train(structures, model, level, species, r_cut, r_min, n_beta, charges, seed,
                       val_fraction, epochs, weights, optimizer, learning_rate, patience, device,
-                      progress, fit_radial, threads, n_inits, max_seconds)
+                      progress, fit_radial, threads, n_inits, max_seconds, scale_charges)
     finally:
         torch.set_num_threads(previous_threads)
 
 
 def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, seed,
            val_fraction, epochs, weights, optimizer, learning_rate, patience, device, progress,
-           fit_radial, threads, n_inits, max_seconds=None) -> TrainingResult:
+           fit_radial, threads, n_inits, max_seconds=None,
+           scale_charges=True) -> TrainingResult:
     import torch
     from tqdm.auto import tqdm
 
@@ -344,6 +426,10 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
     linear_fit(model, train_set, weights)
     if fresh and n_inits > 1:
         model = _best_initialisation(model, train_set, weights, seed, n_inits)
+    charge_scale = None
+    if fresh and scale_charges and model.charges:
+        charge_scale = fit_charge_scale(model, train_set, weights)
+        log.info("initial electronegativity differences scaled by %.3g", charge_scale)
     history: list[dict[str, float]] = []
     if epochs > 0:
         dev = device or default_device()
@@ -414,6 +500,8 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
         "n_train": len(train_set), "n_validation": len(val_set), "seed": seed,
         "weights": weights.__dict__, "epochs_run": len(history),
     })
+    if charge_scale is not None:
+        model.metadata["initial_charge_scale"] = charge_scale
     res = TrainingResult(
         model=model,
         train_rmse=evaluate(model, train_set),
