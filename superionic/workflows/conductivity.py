@@ -343,11 +343,12 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
     Every pass extends each unfinished temperature by ``segment_steps`` (the temperatures run in
     parallel through the executor), so no temperature takes the whole budget. A temperature is
     finished when D* reaches ``target_rel_precision`` or the step cap; all stop when the time
-    left cannot hold another pass, or when sigma at the target temperature has the interval
-    asked for (``target_sigma_factor``). A pass is stored once done, so a killed run replays
-    finished passes from the store and the MD resumes from its checkpoints. Returns the
-    per-temperature results and, if the potential left its domain, the configurations there and
-    the temperatures where it happened.
+    left cannot hold another pass. With ``target_sigma_factor`` the per-temperature precision
+    is not a stopping rule (the extrapolation to the target temperature usually needs D* to a
+    few per cent): all temperatures run until sigma there has the interval asked for. A pass is
+    stored once done, so a killed run replays finished passes from the store and the MD resumes
+    from its checkpoints. Returns the per-temperature results and, if the potential left its
+    domain, the configurations there and the temperatures where it happened.
     """
     from superionic.workflows.executor import Executor
 
@@ -395,7 +396,8 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
             return kept, broken, bad
         for T, r in results.items():
             last[T] = r
-            if r["diffusion"] is not None and r["rel"] <= cfg.target_rel_precision:
+            if r["diffusion"] is not None and r["rel"] <= cfg.target_rel_precision \
+                    and not cfg.target_sigma_factor:
                 done[T] = r | {"stop_reason": f"target precision reached (relative stderr "
                                               f"{r['rel']:.2f})"}
             elif r["steps"] >= cfg.max_production_steps:
