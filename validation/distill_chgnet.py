@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -200,10 +199,8 @@ def teacher_sets(args: argparse.Namespace, frames: list[Any], out: Path
 # ----------------------------------------------------------------------------- comparisons
 def ratio_estimate(num: Any, den: Any) -> dict[str, Any]:
     """Ratio of two Estimates with a log-normal 95 % interval (relative errors in quadrature)."""
-    r = num.value / den.value
-    s = math.hypot(num.stderr / num.value, den.stderr / den.value)
-    return {"value": r, "stderr_log": s,
-            "ci95": [r * math.exp(-1.96 * s), r * math.exp(1.96 * s)]}
+    r = num.ratio(den)
+    return {"value": r.value, "stderr_log": r.stderr / r.value, "ci95": list(r.ci95)}
 
 
 def rdf_block(chgnet_frames: list[Any], qmtp_source: Any, start_c: int, start_q: int,

@@ -3,7 +3,8 @@
 For every library material with a shipped structure: run ``superionic conductivity`` with the
 given budget, then compare sigma(300 K) and Ea with the experimental values of the library, and
 compare the QMTP diffusion coefficient at the highest temperature with the teacher's own MD
-there (the criterion: within a factor 1.5). Writes ``RESULTS.md`` rows and a JSON per material.
+there (the criterion: within a factor 1.5). Writes a JSON per material and ``summary.json``
+under ``--out``; the findings are written up in ``validation/RESULTS.md``.
 
     python validation/validate_library.py --budget 3600 --materials Li10GeP2S12 Li6PS5Cl
 """
@@ -12,21 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
-
-
-def teacher_diffusion(run_dir: Path, atoms, T: float, steps: int, species: str = "Li"):
-    """D* from the teacher's own MD (CHGNet) at T, for the QMTP-vs-teacher check."""
-    from superionic.dynamics.calculators import make_calculator
-    from superionic.dynamics.md import run_md
-    from superionic.transport.analysis import analyse_diffusion
-
-    out = run_dir / f"teacher_T{int(T)}K.h5"
-    run_md(atoms, make_calculator("chgnet"), temperature_K=T, timestep_fs=2.0, steps=steps,
-           out=out, sample_every=10, checkpoint_every=200)
-    return analyse_diffusion(out, species, temperature_K=T).D_tracer_cm2_per_s
 
 
 def main() -> None:
@@ -36,7 +24,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--budget", type=float, default=3600.0, help="seconds per material")
     p.add_argument("--materials", nargs="*", default=None)
-    p.add_argument("--teacher-steps", type=int, default=5000)
+    p.add_argument("--teacher-steps", type=int, default=5000,
+                   help="teacher MD steps at the highest temperature (0: no check)")
+    p.add_argument("--target-sigma-factor", type=float, default=2.0)
+    p.add_argument("--no-charges", action="store_true")
     p.add_argument("--out", default="validation/runs")
     args = p.parse_args()
     names = args.materials or [m.name for m in list_materials() if m.cif]
@@ -45,35 +36,25 @@ def main() -> None:
     for name in names:
         t0 = time.time()
         cfg = ConductivityConfig(material=name, run_dir=str(out_dir / name),
-                                 budget_s=args.budget, progress=True)
+                                 budget_s=args.budget, progress=True,
+                                 charges=not args.no_charges,
+                                 target_sigma_factor=args.target_sigma_factor,
+                                 teacher_check_steps=args.teacher_steps)
         res = run_conductivity(cfg)
-        hot = res.per_temperature[-1]
-        d_q = hot["D_tracer_cm2_per_s"]["value"]
-        from superionic.workflows.store import RunStore
-
-        atoms = RunStore(cfg.run_dir).get("relax", _first_key(cfg.run_dir, "relax"))[1]["atoms"]
-        d_t = teacher_diffusion(Path(cfg.run_dir), atoms, hot["T_K"], args.teacher_steps)
-        ratio = d_q / d_t.value if d_t.value > 0 else math.nan
         exp = res.experiment
         row = {
             "material": name, "sigma_300K_S_per_cm": res.sigma_S_per_cm.to_dict(),
             "sigma_exp_S_per_cm": exp.get("sigma_RT_S_per_cm"), "Ea_eV": res.Ea_eV.to_dict(),
             "Ea_exp_eV": exp.get("Ea_eV"), "haven_ratio": res.haven_ratio.to_dict(),
-            "T_high_K": hot["T_K"], "D_qmtp_cm2_per_s": d_q,
-            "D_teacher_cm2_per_s": d_t.to_dict(), "D_ratio_qmtp_over_teacher": ratio,
-            "within_factor_1p5": bool(1 / 1.5 <= ratio <= 1.5), "wall_s": time.time() - t0,
+            "temperatures_K": res.temperatures_K, "dimensionality": res.dimensionality,
+            "D_xyz_highest_T_cm2_per_s": [d["value"] for d in
+                                          res.per_temperature[-1]["D_tracer_xyz_cm2_per_s"]],
+            "teacher_check": res.teacher_check, "wall_s": time.time() - t0,
         }
         rows.append(row)
         (out_dir / f"{name}.json").write_text(json.dumps(row, indent=2))
         print(json.dumps(row, indent=2))
     (out_dir / "summary.json").write_text(json.dumps(rows, indent=2))
-
-
-def _first_key(run_dir: str, stage: str) -> str:
-    import sqlite3
-
-    db = sqlite3.connect(Path(run_dir) / "results.sqlite")
-    return db.execute("SELECT key FROM stages WHERE stage=?", (stage,)).fetchone()[0]
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target-sigma-factor", type=float, default=None, metavar="F",
                    help="stop production once the 95%% interval of sigma at --at lies within "
                         "a factor F of the value (e.g. 2)")
+    p.add_argument("--teacher-check-steps", type=int, default=0, metavar="N",
+                   help="also run N steps of teacher MD at the highest temperature and compare "
+                        "its D* with QMTP's (default 0: off)")
     p.add_argument("--no-charges", action="store_true",
                    help="QMTP without charge equilibration (short-range only; faster)")
     p.add_argument("--vacancies", type=int, default=0, help="Li vacancies to create")
@@ -53,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         temperatures_K=args.temperatures, target_T_K=args.at, species=args.species,
         teacher=args.teacher, device=args.device, seed=args.seed,
         min_distance_A=args.min_distance, level=args.level, charges=not args.no_charges,
-        target_rel_precision=args.precision, target_sigma_factor=args.target_sigma_factor,
+        target_rel_precision=args.precision, teacher_check_steps=args.teacher_check_steps,
+        target_sigma_factor=args.target_sigma_factor,
         scheduler=args.scheduler, workers=args.workers,
         dopant=args.dopant, dopant_x=args.dopant_x, vacancies=args.vacancies)
     res = run_conductivity(cfg)

@@ -72,6 +72,14 @@ class Estimate:
             dict(self.extra),
         )
 
+    def ratio(self, other: Estimate, method: str = "ratio") -> Estimate:
+        """``self / other`` for independent positive estimates: relative errors added in
+        quadrature on a log scale, log-normal 95 % interval."""
+        if self.value <= 0 or other.value <= 0:
+            raise ValueError("ratio of estimates needs positive values")
+        s = math.hypot(self.stderr / self.value, other.stderr / other.value)
+        return Estimate.from_log(math.log(self.value / other.value), s, method=method)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form: value, stderr, ci95, unit, method, plus any extra keys."""
         d = asdict(self)

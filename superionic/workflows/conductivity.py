@@ -62,6 +62,7 @@ class ConductivityConfig:
     train_epochs: int = 60
     al_iterations: int = 6
     max_refinements: int = 4
+    teacher_check_steps: int = 0
     al_md_steps: int = 300
     segment_steps: int = 2000
     max_production_steps: int = 200_000
@@ -425,6 +426,35 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
     return done, [], []
 
 
+def _stage_teacher_diffusion(atoms: Atoms, T: float, cfg: ConductivityConfig,
+                             run_dir: Path) -> dict[str, Any]:
+    """The teacher's own MD at ``T`` (``teacher_check_steps`` steps, resumable) and its D*."""
+    from superionic.dynamics.md import run_md
+    from superionic.transport.analysis import analyse_diffusion
+
+    out = run_dir / f"teacher_check_T{int(T)}K.h5"
+    md = run_md(atoms, _teacher(cfg).make_calculator(), temperature_K=T,
+                timestep_fs=cfg.timestep_fs, steps=cfg.teacher_check_steps, out=out,
+                sample_every=cfg.sample_every, checkpoint_every=200, seed=cfg.seed + 1,
+                potential_name=f"teacher:{cfg.teacher}", progress=cfg.progress)
+    d = analyse_diffusion(out, cfg.species, temperature_K=T)
+    return {"T_K": T, "steps": md.steps, "trajectory": str(out),
+            "D_teacher_cm2_per_s": d.D_tracer_cm2_per_s}
+
+
+def teacher_check(teacher: dict[str, Any], D_qmtp: Estimate,
+                  max_factor: float = 1.5) -> dict[str, Any]:
+    """QMTP's D* at the highest temperature against the teacher's own MD there."""
+    r = D_qmtp.ratio(teacher["D_teacher_cm2_per_s"], method="D*(QMTP) / D*(teacher)")
+    lo, hi = r.ci95
+    return {"T_K": teacher["T_K"], "teacher_steps": teacher["steps"],
+            "D_teacher_cm2_per_s": teacher["D_teacher_cm2_per_s"].to_dict(),
+            "D_qmtp_cm2_per_s": D_qmtp.to_dict(), "ratio_qmtp_over_teacher": r.to_dict(),
+            "max_factor": max_factor,
+            "within_factor": bool(1 / max_factor <= r.value <= max_factor),
+            "interval_overlaps_factor": bool(lo <= max_factor and hi >= 1 / max_factor)}
+
+
 def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: ConductivityConfig,
             deadline: float) -> dict[str, Any]:
     """Label the configurations where production MD left the training domain (and rattled
@@ -454,7 +484,7 @@ def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: Conductivit
 #: Settings that do not change any stored result (where to run, how long, when to stop): a run
 #: given a larger budget or a tighter target continues from what is stored.
 _NOT_IN_KEY = ("run_dir", "budget_s", "progress", "scheduler", "workers", "target_rel_precision",
-               "target_sigma_factor", "max_production_steps")
+               "target_sigma_factor", "max_production_steps", "teacher_check_steps")
 
 
 # --- the workflow ------------------------------------------------------------------------------
@@ -524,7 +554,15 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
             f"{len(refinements)} refinements; give a larger --budget (more training data) or "
             "lower --temperatures")
     temps = [T for T in temps if T in prod]
+    check = None
+    if cfg.teacher_check_steps > 0:
+        T_hi = temps[-1]
+        teach = store.cached("teacher_check", key | {"T_check": T_hi,
+                                                      "steps": cfg.teacher_check_steps},
+                             lambda: _stage_teacher_diffusion(atoms, T_hi, cfg, run_dir))
+        check = teacher_check(teach, prod[T_hi]["diffusion"].D_tracer_cm2_per_s)
     result = _summarise(cfg, temps, st, rel, init, tr, al, prod, entry, store)
+    result.teacher_check = check
     result.refinements = refinements
     result.stages_computed = list(store.computed)
     result.stages_reused = list(store.reused)
@@ -604,7 +642,6 @@ def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict,
         haven = Estimate(float("nan"), float("nan"), method="not determined")
         notes.append("Haven ratio not determined: collective diffusion too noisy")
     dim = max(set(dims), key=dims.count)
-    teacher_check = None
     experiment = {}
     if entry is not None:
         experiment = {"sigma_RT_S_per_cm": entry.sigma_RT_S_per_cm,
@@ -619,6 +656,6 @@ def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict,
                    "ordering": st["ordering"],
                    "relax": {k: v for k, v in rel.items() if k != "atoms"}},
         training=tr["training"] | {"after_active_learning": al["errors"]},
-        active_learning=al["history"], teacher_check=teacher_check, experiment=experiment,
+        active_learning=al["history"], teacher_check=None, experiment=experiment,
         stages=store.stages(), notes=notes, arrhenius_fit=fit,
     )

@@ -85,6 +85,13 @@ def write_conductivity_report(result: Any, prod: dict[float, dict[str, Any]],
         path = figs / f"msd_T{int(T)}K.png"
         plot_msd(prod[T]["diffusion"], path)
         md.figures.append((path, f"MSD at {T:g} K with the fitted window and its 95 % band"))
+    tc = result.teacher_check
+    if tc:
+        md.tables.append((["check at T (K)", "D* QMTP (cm²/s)", "D* teacher (cm²/s)",
+                           "ratio QMTP/teacher", f"within a factor {tc['max_factor']:g}"],
+                          [[f"{tc['T_K']:g}", _fmt(tc["D_qmtp_cm2_per_s"]),
+                            _fmt(tc["D_teacher_cm2_per_s"]), _fmt(tc["ratio_qmtp_over_teacher"]),
+                            "yes" if tc["within_factor"] else "no"]]))
     sections.append(md)
     arr = Section("Arrhenius extrapolation")
     path = figs / "arrhenius.png"

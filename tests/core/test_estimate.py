@@ -33,3 +33,17 @@ def test_json_round_trip_keeps_contract_keys():
 def test_constants_are_mutually_consistent():
     assert math.isclose(KB_J_PER_K / E_CHARGE_C, KB_EV_PER_K, rel_tol=1e-9)
     assert math.isclose(E_CHARGE_C * AVOGADRO_PER_MOL, FARADAY_C_PER_MOL, rel_tol=1e-9)
+
+
+def test_ratio_interval_matches_monte_carlo_of_independent_lognormals():
+    import numpy as np
+
+    a = Estimate.from_log(math.log(3.0), 0.2)
+    b = Estimate.from_log(math.log(2.0), 0.15)
+    r = a.ratio(b)
+    assert math.isclose(r.value, 1.5)
+    rng = np.random.default_rng(0)
+    samples = np.exp(rng.normal(math.log(3.0), 0.2, 400_000)
+                     - rng.normal(math.log(2.0), 0.15, 400_000))
+    lo, hi = np.percentile(samples, [2.5, 97.5])
+    assert math.isclose(r.ci95[0], lo, rel_tol=5e-3) and math.isclose(r.ci95[1], hi, rel_tol=5e-3)
