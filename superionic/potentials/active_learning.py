@@ -172,6 +172,20 @@ class ActiveSet:
 MDRunner = Callable[[Atoms, Any, int, int], Iterator[Atoms]]
 
 
+def is_physical(atoms: Atoms, min_distance_A: float = 0.6) -> bool:
+    """Whether a configuration is worth labelling: finite positions and no two atoms closer
+    than ``min_distance_A`` (an MD that has blown up gives neither)."""
+    from ase.neighborlist import neighbor_list
+
+    pos = atoms.get_positions()
+    if not np.all(np.isfinite(pos)) or not np.all(np.isfinite(atoms.cell.array)):
+        return False
+    if np.abs(atoms.get_scaled_positions(wrap=False)).max() > 1e3:
+        return False
+    d = neighbor_list("d", atoms, min_distance_A)
+    return len(d) == 0
+
+
 def langevin_runner(temperature_K: float = 600.0, timestep_fs: float = 1.0,
                     friction_per_fs: float = 0.01, interval: int = 5) -> MDRunner:
     """MD runner: ASE Langevin dynamics, yielding a snapshot every ``interval`` steps."""
@@ -256,7 +270,10 @@ def active_learning(
                 n_frames += 1
                 g = float(calc.get_property("extrapolation_grade", snap))
                 max_grade = max(max_grade, g)
-                if g > selection_grade:
+                # far beyond the break grade the MD may already have blown up: label such a
+                # configuration only while it is still physical
+                if g > selection_grade and (g <= break_grade or (
+                        g < 100 * break_grade and is_physical(snap))):
                     c = snap.copy()
                     c.calc = None
                     candidates.append(c)

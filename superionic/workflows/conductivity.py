@@ -285,7 +285,7 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
     retrain and start again.
     """
     from superionic.dynamics.md import run_md
-    from superionic.potentials.active_learning import DEFAULT_BREAK_GRADE
+    from superionic.potentials.active_learning import DEFAULT_BREAK_GRADE, is_physical
     from superionic.potentials.calculator import QMTPCalculator
     from superionic.transport.analysis import analyse_diffusion
 
@@ -306,7 +306,7 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
             return None
         # the last configuration inside the domain, and this one if it is still physical
         broken.extend(last_good)
-        if g < 100 * DEFAULT_BREAK_GRADE and _min_distance_A(c) > 0.6:
+        if g < 100 * DEFAULT_BREAK_GRADE and is_physical(c):
             broken.append(c)
         return f"extrapolation grade {g:.3g} > {DEFAULT_BREAK_GRADE:g} at step {step}"
 
@@ -329,13 +329,6 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - too short to analyse yet: keep running
         res["error"] = str(exc)
     return res
-
-
-def _min_distance_A(atoms: Atoms) -> float:
-    from ase.neighborlist import neighbor_list
-
-    d = neighbor_list("d", atoms, 1.5)
-    return float(d.min()) if len(d) else 1.5
 
 
 def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[float],

@@ -106,3 +106,19 @@ def test_default_langevin_runner_flags_hot_configurations():
         grades.append(g)
     assert len(grades) == 8
     assert max(grades) > 2.0
+
+
+def test_is_physical_rejects_blown_up_configurations():
+    from superionic.potentials.active_learning import is_physical
+
+    a = bulk("Li", "bcc", a=3.5).repeat(2)  # nearest neighbours at sqrt(3)/2 a = 3.03 Å
+    assert is_physical(a)
+    b = a.copy()
+    b.positions[1] = b.positions[0] + [0.5, 0.0, 0.0]  # two atoms 0.5 Å apart
+    assert not is_physical(b) and is_physical(b, min_distance_A=0.4)
+    c = a.copy()
+    c.positions[3, 2] = np.nan
+    assert not is_physical(c)
+    d = a.copy()
+    d.positions[2] += 1e6  # flown off by a million Å: no finite-cell MD ends there
+    assert not is_physical(d)
