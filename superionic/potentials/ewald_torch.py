@@ -25,6 +25,7 @@ from superionic.potentials.ewald import (
 
 __all__ = [
     "coulomb_matrix_torch",
+    "coulomb_matrix_derivatives_torch",
     "coulomb_energy_torch",
     "coulomb_energy_forces_stress_torch",
 ]
@@ -71,14 +72,26 @@ def _prepare(positions, cell, pbc, sigma, params):
     return pos, cell_t, cell_np, sig, params, eta, x2_max, pairs
 
 
-def _pair_phi(pos, cell_t, sig, eta, x2_max, pairs):
-    """``[erfc(r/(sqrt2 eta)) - erfc(r/(sqrt2 gamma))]/r`` per pair (no k_e), with i, j."""
+def _separations(pos, cell_t, pairs):
+    """Pair separation vectors ``D = r_j - r_i + S . cell`` (P, 3)."""
     ii, jj, shifts = pairs
     d = pos[jj] - pos[ii]
     if cell_t is not None:
         d = d + shifts @ cell_t
+    return d
+
+
+def _pair_phi(pos, cell_t, sig, eta, x2_max, pairs):
+    """``[erfc(r/(sqrt2 eta)) - erfc(r/(sqrt2 gamma))]/r`` per pair (no k_e), with i, j."""
+    ii, jj, _ = pairs
+    return _phi_of_separation(_separations(pos, cell_t, pairs), sig[ii], sig[jj], eta,
+                              x2_max), ii, jj
+
+
+def _phi_of_separation(d, sig_i, sig_j, eta, x2_max):
+    """Screened pair kernel of :func:`_pair_phi` for separation vectors ``d`` (P, 3)."""
     r = torch.linalg.norm(d, dim=1)
-    g2 = sig[ii] ** 2 + sig[jj] ** 2
+    g2 = sig_i**2 + sig_j**2
     point = g2 <= 0.0
     gamma = torch.sqrt(torch.where(point, torch.ones_like(g2), g2))
     x_g = r / (_SQRT2 * gamma)
@@ -86,7 +99,7 @@ def _pair_phi(pos, cell_t, sig, eta, x2_max, pairs):
     drop = point | (x_g.detach() ** 2 >= x2_max)
     t_g = torch.where(drop, torch.zeros_like(r), torch.special.erfc(x_g))
     t_e = torch.ones_like(r) if math.isinf(eta) else torch.special.erfc(r / (_SQRT2 * eta))
-    return (t_e - t_g) / r, ii, jj
+    return (t_e - t_g) / r
 
 
 def _diag_self(sig: torch.Tensor, eta: float) -> torch.Tensor:
@@ -138,6 +151,74 @@ def coulomb_matrix_torch(
         a = a + 2.0 * math.pi / volume * (s2[:, None] + s2[None, :] - eta**2)
     a = 0.5 * (a + a.T)
     return COULOMB_EV_A * a
+
+
+def coulomb_matrix_derivatives_torch(
+    positions: torch.Tensor,
+    cell: torch.Tensor | None,
+    pbc: Any,
+    sigma: torch.Tensor,
+    params: EwaldParameters | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Coulomb matrix ``A`` (N, N), ``dA_ij/dR_i`` (N, N, 3) and ``dA_ij/d eps_ab`` (N, N, 3, 3).
+
+    Geometric derivatives of :func:`coulomb_matrix_torch` at one fixed geometry, in closed form
+    (no graph is kept): under the homogeneous strain ``R -> R (I + eps)`` the separations obey
+    ``dD_b/d eps_ab = D_a`` while ``k . r`` is invariant, so only the reciprocal weights
+    ``w(k) = 8 pi exp(-eta^2 k^2 / 2) / (V k^2)`` and the background ``2 pi / V`` change
+    (``dk^2/d eps_ab = -2 k_a k_b``, ``dV/d eps_ab = V delta_ab``). Off the diagonal ``A_ij``
+    depends on ``R_i - R_j`` only and ``A_ii`` on the cell only, so for fixed charges
+    ``-dE/dR_i = -q_i sum_j q_j dA_ij/dR_i`` and ``dE/d eps = 1/2 q^T (dA/d eps) q`` with
+    ``E = 1/2 q^T A q``. Costs ``13 N^2`` numbers.
+    """
+    pos = positions.detach() if isinstance(positions, torch.Tensor) else positions
+    cell = cell.detach() if isinstance(cell, torch.Tensor) else cell
+    sig_in = sigma.detach() if isinstance(sigma, torch.Tensor) else sigma
+    prepared = _prepare(pos, cell, pbc, sig_in, params)
+    pos, cell_t, cell_np, sig, params, eta, x2_max, pairs = prepared
+    n = pos.shape[0]
+    ii, jj, _ = pairs
+    with torch.enable_grad():  # per-pair derivative of the kernel, one small backward pass
+        d = _separations(pos, cell_t, pairs).detach().requires_grad_(True)
+        phi = _phi_of_separation(d, sig[ii], sig[jj], eta, x2_max)
+        (g,) = torch.autograd.grad(phi.sum(), d)
+    d, phi = d.detach(), phi.detach()
+    flat = ii * n + jj
+    zeros = torch.zeros(n * n, dtype=pos.dtype, device=pos.device)
+    a = zeros.index_add(0, flat, phi).reshape(n, n)
+    # pair p = (i, j, S) has D = R_j - R_i + S.cell: dphi_p/dR_i = -g_p, dphi_p/dR_j = +g_p
+    gsum = torch.zeros(n * n, 3, dtype=pos.dtype, device=pos.device).index_add(0, flat, g)
+    gsum = gsum.reshape(n, n, 3)
+    grad = 0.5 * (gsum.transpose(0, 1) - gsum)
+    vir = torch.zeros(n * n, 3, 3, dtype=pos.dtype, device=pos.device)
+    vir = vir.index_add(0, flat, d[:, :, None] * g[:, None, :]).reshape(n, n, 3, 3)
+    strain = 0.5 * (vir + vir.transpose(0, 1))
+    a = 0.5 * (a + a.T) + torch.diag(_diag_self(sig, eta))
+    if cell_t is not None:
+        eye = torch.eye(3, dtype=pos.dtype, device=pos.device)
+        k, w, volume = _kvectors(params, cell_np, cell_t, eta)
+        k2 = (k * k).sum(dim=1)
+        u = w * (eta**2 + 2.0 / k2)  # dw/d eps_ab = -w delta_ab + u k_a k_b
+        kk = (k[:, :, None] * k[:, None, :]).reshape(-1, 9)
+        for sl in _chunks(n, k.shape[0]):
+            phase = pos @ k[sl].T
+            c = torch.cos(phase)
+            s = torch.sin(phase)
+            a_rec = (c * w[sl]) @ c.T + (s * w[sl]) @ s.T
+            # d/dR_i sum_k w cos(k.(R_i - R_j)) = sum_k w k (c_i s_j - s_i c_j)
+            cw = c[:, :, None] * (w[sl, None] * k[sl])
+            sw = s[:, :, None] * (w[sl, None] * k[sl])
+            grad = grad + torch.einsum("ika,jk->ija", cw, s) - torch.einsum("ika,jk->ija", sw, c)
+            cu = c[:, :, None] * (u[sl, None] * kk[sl])
+            su = s[:, :, None] * (u[sl, None] * kk[sl])
+            dk = torch.einsum("ikx,jk->ijx", cu, c) + torch.einsum("ikx,jk->ijx", su, s)
+            strain = strain + dk.reshape(n, n, 3, 3) - a_rec[:, :, None, None] * eye
+            a = a + a_rec
+        s2 = sig**2
+        background = 2.0 * math.pi / volume * (s2[:, None] + s2[None, :] - eta**2)
+        a = a + background
+        strain = strain - background[:, :, None, None] * eye
+    return COULOMB_EV_A * a, COULOMB_EV_A * grad, COULOMB_EV_A * strain
 
 
 def coulomb_energy_torch(

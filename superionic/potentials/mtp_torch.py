@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from superionic.potentials.mtp_basis import ContractionProgram
@@ -30,6 +31,10 @@ class TorchProgram:
     coeff: list[torch.Tensor]
     widths: list[int]
     basis_index: torch.Tensor
+    #: one-hot (n_mu, n_basic) and (3, nu_max + 1, n_basic): column gathers as matrix products,
+    #: exact and cheaper to differentiate (twice) than indexing
+    mu_select: torch.Tensor
+    pow_select: torch.Tensor
 
     @classmethod
     def build(cls, program: ContractionProgram, device: str | torch.device = "cpu"):
@@ -47,8 +52,16 @@ class TorchProgram:
             ic.append(t(program.ic[sl] - vb[d + 1]))
             co.append(t(program.coeff[sl], torch.float64))
             widths.append(int(vb[d + 2] - vb[d + 1]))
+        n_basic = len(program.basic_mu)
+        cols = np.arange(n_basic)
+        mu_select = np.zeros((program.n_mu, n_basic))
+        mu_select[program.basic_mu, cols] = 1.0
+        pow_select = np.zeros((3, program.nu_max + 1, n_basic))
+        for a in range(3):
+            pow_select[a, program.basic_pows[:, a], cols] = 1.0
         return cls(program, dev, t(program.basic_mu), t(program.basic_pows), ia, ib, ic, co,
-                   widths, t(program.basis_index))
+                   widths, t(program.basis_index), t(mu_select, torch.float64),
+                   t(pow_select, torch.float64))
 
 
 def basis_torch(
@@ -73,8 +86,9 @@ def basis_torch(
     for _ in range(nu_max):
         powers.append(powers[-1] * u)
     pw = torch.stack(powers, dim=2)  # (P, 3, nu_max+1)
-    mono = pw[:, 0, tp.pows[:, 0]] * pw[:, 1, tp.pows[:, 1]] * pw[:, 2, tp.pows[:, 2]]
-    per_pair = f[:, tp.basic_mu] * mono
+    sel = tp.pow_select
+    mono = (pw[:, 0] @ sel[0]) * (pw[:, 1] @ sel[1]) * (pw[:, 2] @ sel[2])
+    per_pair = (f @ tp.mu_select) * mono
     values = torch.zeros(n_atoms, per_pair.shape[1], dtype=per_pair.dtype, device=per_pair.device)
     values = values.index_add(0, pair_i, per_pair)
     for ia, ib, ic, co, width in zip(tp.ia, tp.ib, tp.ic, tp.coeff, tp.widths, strict=True):

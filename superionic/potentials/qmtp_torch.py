@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from ase import Atoms
 
+from superionic.core.errors import InputError
 from superionic.potentials.mtp_torch import TorchProgram, basis_torch
 from superionic.potentials.qmtp import QMTP, find_neighbours
 
@@ -60,14 +62,18 @@ class Batch:
     stress_mask: torch.Tensor | None = None
     charges: torch.Tensor | None = None
     charges_mask: torch.Tensor | None = None
+    #: Coulomb matrices and their geometric derivatives, filled on first use by QMTPTorch
+    coulomb_cache: dict | None = None
 
 
 def make_batch(model: QMTP, structures: Sequence[Atoms], device: str = "cpu",
-               labels: bool = True, total_charges: Sequence[float] | None = None) -> Batch:
+               labels: bool = True, total_charges: Sequence[float] | None = None,
+               neighbours: Sequence[Any] | None = None) -> Batch:
     """Build a :class:`Batch` of ``structures`` (neighbour lists on the CPU).
 
     The total charge of each system is ``total_charges[k]`` or, by default, the sum of its
-    initial charges.
+    initial charges. ``neighbours``: the structures' :func:`find_neighbours` lists at
+    ``model.r_cut`` if already known.
     """
     dev = torch.device(device)
     f64 = dict(dtype=torch.float64, device=dev)
@@ -79,7 +85,7 @@ def make_batch(model: QMTP, structures: Sequence[Atoms], device: str = "cpu",
     for k, atoms in enumerate(structures):
         n = len(atoms)
         sp = model.species_index(atoms, source=f"structure {k}")
-        nb = find_neighbours(atoms, model.r_cut)
+        nb = neighbours[k] if neighbours is not None else find_neighbours(atoms, model.r_cut)
         per = bool(np.all(atoms.pbc))
         species.append(sp)
         positions.append(atoms.positions)
@@ -156,11 +162,111 @@ def make_batch(model: QMTP, structures: Sequence[Atoms], device: str = "cpu",
     return b
 
 
-class QMTPTorch(torch.nn.Module):
-    """Trainable torch twin of a :class:`QMTP` (hardness as log J to stay positive)."""
+#: Largest structure (atoms) for which the dense Coulomb derivatives (13 N² numbers) are cached,
+#: and the most memory (bytes) they may take for one batch; beyond either, the charge part is
+#: differentiated through the Ewald sums by autograd.
+DENSE_COULOMB_MAX_ATOMS: int = 1000
+DENSE_COULOMB_MAX_BYTES: int = 2 * 1024**3
 
-    def __init__(self, model: QMTP, device: str = "cpu") -> None:
+_ELECTROSTATICS = ("auto", "dense", "autograd")
+
+
+@dataclass
+class _CoulombGroup:
+    """Structures of one size stacked: systems (G,), atoms (G n,), A, dA/dR_i, dA/d eps."""
+
+    systems: torch.Tensor
+    atoms: torch.Tensor
+    total_charge: torch.Tensor
+    A: torch.Tensor
+    dA_dR: torch.Tensor
+    dA_deps: torch.Tensor
+
+
+def _coulomb_groups(b: Batch, sigma: torch.Tensor) -> list[_CoulombGroup]:
+    """Per-size groups of dense Coulomb matrices and derivatives of the batch geometry, cached on
+    ``b`` and rebuilt when positions, cells or Gaussian widths change."""
+    from superionic.potentials.ewald_torch import coulomb_matrix_derivatives_torch
+
+    cache = b.coulomb_cache
+    if (cache is not None and torch.equal(cache["positions"], b.positions)
+            and torch.equal(cache["cells"], b.cells) and torch.equal(cache["sigma"], sigma)):
+        return cache["groups"]
+    by_size: dict[int, list[int]] = {}
+    for k, sl in enumerate(b.atom_slices):
+        by_size.setdefault(sl.stop - sl.start, []).append(k)
+    dev = b.positions.device
+    groups = []
+    for members in by_size.values():
+        mats = [coulomb_matrix_derivatives_torch(
+            b.positions[b.atom_slices[k]], b.cells[k] if b.periodic[k] else None,
+            b.periodic[k], sigma[b.atom_slices[k]], b.ewald[k]) for k in members]
+        atoms = torch.cat([torch.arange(b.atom_slices[k].start, b.atom_slices[k].stop,
+                                        device=dev) for k in members])
+        idx = torch.as_tensor(members, dtype=torch.long, device=dev)
+        groups.append(_CoulombGroup(idx, atoms, b.total_charge[idx],
+                                    *(torch.stack(m) for m in zip(*mats, strict=True))))
+    b.coulomb_cache = {"positions": b.positions.clone(), "cells": b.cells.clone(),
+                       "sigma": sigma.clone(), "groups": groups}
+    return groups
+
+
+def _qeq_dense(groups: list[_CoulombGroup], chi: torch.Tensor, J: torch.Tensor,
+               n_systems: int) -> tuple[torch.Tensor, ...]:
+    """QEq charges, energies and the fixed-charge Coulomb gradients ``dE/dR``, ``dE/d eps``.
+
+    Bordered solve per structure (Rappé & Goddard, J. Phys. Chem. 95, 3358 (1991)), batched
+    over structures of one size; at the constrained minimum ``dE/dq = mu 1`` and the total
+    charge is fixed, so the gradients of ``E_qeq`` need no derivative of the charges
+    (Hellmann-Feynman).
+    """
+    n_atoms = chi.shape[0]
+    like = dict(dtype=chi.dtype, device=chi.device)
+    charges = torch.zeros(n_atoms, **like)
+    energy = torch.zeros(n_systems, **like)
+    g_pos = torch.zeros(n_atoms, 3, **like)
+    g_eps = torch.zeros(n_systems, 3, 3, **like)
+    for g in groups:
+        n_sys, n = g.A.shape[0], g.A.shape[1]
+        chi_g = chi[g.atoms].reshape(n_sys, n)
+        J_g = J[g.atoms].reshape(n_sys, n)
+        border = torch.zeros(n_sys, n + 1, n + 1, **like)
+        border[:, :n, :n] = g.A + torch.diag_embed(J_g)
+        border[:, :n, n] = 1.0
+        border[:, n, :n] = 1.0
+        rhs = torch.cat([-chi_g, g.total_charge[:, None]], dim=1)
+        q = torch.linalg.solve(border, rhs)[:, :n]
+        Aq = (g.A @ q[:, :, None])[:, :, 0]
+        e_q = (chi_g * q + 0.5 * J_g * q * q + 0.5 * q * Aq).sum(dim=1)
+        # dE/dR_i = q_i sum_j q_j dA_ij/dR_i ; dE/d eps = 1/2 q^T (dA/d eps) q
+        gp = q[:, :, None] * torch.einsum("sj,sija->sia", q, g.dA_dR)
+        ge = 0.5 * torch.einsum("si,sj,sijab->sab", q, q, g.dA_deps)
+        charges = charges.index_put((g.atoms,), q.reshape(-1))
+        energy = energy.index_put((g.systems,), e_q)
+        g_pos = g_pos.index_put((g.atoms,), gp.reshape(-1, 3))
+        g_eps = g_eps.index_put((g.systems,), ge)
+    return charges, energy, g_pos, g_eps
+
+
+class QMTPTorch(torch.nn.Module):
+    """Trainable torch twin of a :class:`QMTP` (hardness as log J to stay positive).
+
+    ``electrostatics``: ``"dense"`` caches each structure's Coulomb matrix and its geometric
+    derivatives on the batch and takes the charge part of forces and stress from the
+    Hellmann-Feynman property of the QEq minimum (no differentiation through the Ewald sums or
+    the solve; several times faster for training, where the geometry is fixed); ``"autograd"``
+    differentiates through the Ewald sums and the solve (cheaper for a single evaluation of a
+    large cell, as in MD); ``"auto"`` is dense for labelled batches (training and validation
+    sets, evaluated many times) and ``create_graph`` calls, up to ``DENSE_COULOMB_MAX_ATOMS``
+    atoms per structure, else autograd. Both give the same numbers to rounding.
+    """
+
+    def __init__(self, model: QMTP, device: str = "cpu", electrostatics: str = "auto") -> None:
         super().__init__()
+        if electrostatics not in _ELECTROSTATICS:
+            raise InputError(f"electrostatics {electrostatics!r}", field="electrostatics",
+                             expected=" or ".join(repr(x) for x in _ELECTROSTATICS))
+        self.electrostatics = electrostatics
         self.model = model
         dev = torch.device(device)
         self.tp = TorchProgram.build(model.program, dev)
@@ -219,18 +325,25 @@ class QMTPTorch(torch.nn.Module):
         pos_s = torch.einsum("na,nab->nb", pos, strain[b.system])
         cells_s = b.cells @ strain
         B = self.basis(b, pos_s, cells_s)
-        e_atom = B @ (self.xi * self.basis_scale) + self.e0[b.species]
+        xi = self.xi * self.basis_scale
+        e_atom = B @ xi + self.e0[b.species]
         energy = torch.zeros(b.n_systems, dtype=pos.dtype, device=pos.device)
         energy = energy.index_add(0, b.system, e_atom)
         charges = torch.zeros_like(e_atom)
+        dense = self.model.charges and self._dense(b, create_graph)
         if self.model.charges:
-            from superionic.potentials.ewald_torch import coulomb_matrix_torch
-            from superionic.potentials.qeq import solve_qeq_torch
-
             w = self.w_chi * self.basis_scale
             chi = self.chi0[b.species] + (w[b.species] * B).sum(dim=1)
             J = torch.exp(self.log_hardness)[b.species]
             sig = self.sigma[b.species]
+        if dense:
+            groups = _coulomb_groups(b, sig)
+            charges, e_q, g_pos_q, g_eps_q = _qeq_dense(groups, chi, J, b.n_systems)
+            energy = energy + e_q
+        elif self.model.charges:
+            from superionic.potentials.ewald_torch import coulomb_matrix_torch
+            from superionic.potentials.qeq import solve_qeq_torch
+
             e_q, qs = [], []
             for k, sl in enumerate(b.atom_slices):
                 cell = cells_s[k] if b.periodic[k] else None
@@ -241,13 +354,29 @@ class QMTPTorch(torch.nn.Module):
             energy = energy + torch.stack(e_q)
             charges = torch.cat(qs)
         out = {"energy": energy, "charges": charges, "basis": B}
-        if need_grad:
+        if need_grad and dense:
+            # dE/dB at fixed charges: xi + q w (the charges enter through chi = chi0 + w.B)
+            cot = xi.expand_as(B) + charges[:, None] * w[b.species]
+            g_pos, g_eps = torch.autograd.grad(B, (pos, eps), grad_outputs=cot,
+                                               create_graph=create_graph)
+            g_pos = g_pos + g_pos_q
+            g_eps = g_eps + g_eps_q
+        elif need_grad:
             g_pos, g_eps = torch.autograd.grad(energy.sum(), (pos, eps),
                                                create_graph=create_graph)
+        if need_grad:
             out["forces"] = -g_pos
             s = g_eps / b.volumes[:, None, None]
             out["stress"] = 0.5 * (s + s.transpose(1, 2))
         return out
+
+    def _dense(self, b: Batch, create_graph: bool) -> bool:
+        if self.electrostatics == "auto":
+            sizes = [sl.stop - sl.start for sl in b.atom_slices]
+            small = (max(sizes) <= DENSE_COULOMB_MAX_ATOMS
+                     and 13 * 8 * sum(n * n for n in sizes) <= DENSE_COULOMB_MAX_BYTES)
+            return small and (create_graph or b.energy is not None)
+        return self.electrostatics == "dense"
 
 
 def default_device() -> str:

@@ -6,7 +6,10 @@ energy/force/virial objective of mlip-2 (Novikov et al., Mach. Learn.: Sci. Tech
 linear problem for ξ and the species reference energies at fixed radial and charge parameters
 (for a new charged model, after scaling the electronegativity differences to the size of charge
 the labels call for, :func:`fit_charge_scale`); step 2 optimises all parameters with torch,
-keeping the best validation state (early stopping).
+keeping the best validation state (early stopping). The geometry of the training set is fixed,
+so basis gradients (step 1) and Coulomb matrices with their geometric derivatives (both steps)
+are computed once per structure, and the charge part of forces and stress comes from the
+Hellmann-Feynman property of the QEq minimum (:class:`~.qmtp_torch.QMTPTorch`).
 """
 
 from __future__ import annotations
@@ -99,30 +102,142 @@ def _voigt_to_3x3(s: np.ndarray) -> np.ndarray:
     return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
 
 
+@dataclass
+class _Features:
+    """Inputs of the linear problem for one structure that depend only on its geometry and
+    the radial functions: labels, species counts, basis values B (N, n_basis) and the basis
+    forces F (n_basis, N, 3) and virials W (n_basis, 3, 3) (None without such labels)."""
+
+    labels: dict[str, Any]
+    counts: np.ndarray
+    B: np.ndarray
+    F: np.ndarray | None
+    W: np.ndarray | None
+    volume: float
+
+
+def _features(model: QMTP, atoms: Atoms, nb: Any = None) -> _Features:
+    prog = model.program
+    lab = _labels(atoms)
+    n = len(atoms)
+    nb = nb if nb is not None else find_neighbours(atoms, model.r_cut)
+    sp = model.species_index(atoms)
+    vals = basis_values(prog, sp, nb.start, nb.pair_j, nb.vectors, model.radial_coeffs_,
+                        model.r_min, model.r_cut)
+    counts = np.bincount(sp, minlength=len(model.species)).astype(float)
+    periodic = bool(np.all(atoms.pbc))
+    F = W = None
+    if lab["forces"] is not None or (lab["stress"] is not None and periodic):
+        g = np.broadcast_to(np.eye(prog.n_basis), (n, prog.n_basis, prog.n_basis))
+        d = basis_gradients(prog, sp, nb.start, nb.pair_j, nb.vectors, model.radial_coeffs_,
+                            model.r_min, model.r_cut, vals, g)
+        F, W = pair_forces_virial(d, nb.pair_i, nb.pair_j, nb.vectors, n)
+    return _Features(lab, counts, vals[:, prog.basis_index], F, W,
+                     atoms.get_volume() if periodic else 1.0)
+
+
+class LinearFitCache:
+    """Reusable parts of repeated linear fits on one list of structures.
+
+    Holds each structure's :class:`_Features` for the current radial functions (rebuilt when
+    they change) and, for charged models, a torch batch whose cached Coulomb matrices give the
+    charge part (energies, forces, virials, charges) of any charge parameters for all
+    structures in one call (:class:`~superionic.potentials.qmtp_torch.QMTPTorch`, equal to
+    :meth:`QMTP.compute` to rounding). Pass the same instance to :func:`linear_fit` and
+    :func:`fit_charge_scale` with the same ``structures``.
+    """
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+        self.batch: Any = None
+        self._key: tuple | None = None
+        self._features: list[_Features] = []
+        self._batch_key: tuple | None = None
+        self._neighbours: dict[tuple[int, float], tuple[Atoms, Any]] = {}
+
+    def neighbours(self, atoms: Atoms, r_cut: float):
+        """:func:`find_neighbours` of ``atoms`` (kept; the structures must not change)."""
+        key = (id(atoms), float(r_cut))
+        if key not in self._neighbours:
+            self._neighbours[key] = (atoms, find_neighbours(atoms, r_cut))
+        return self._neighbours[key][1]
+
+    @staticmethod
+    def _model_key(model: QMTP, *arrays: np.ndarray) -> tuple:
+        return (tuple(model.species), model.level, model.r_cut, model.r_min,
+                *(np.asarray(a).tobytes() for a in arrays))
+
+    def features(self, model: QMTP, structures: Sequence[Atoms]) -> list[_Features]:
+        key = self._model_key(model, model.radial_coeffs_) + tuple(map(id, structures))
+        if key != self._key:
+            self._features = [_features(model, a, self.neighbours(a, model.r_cut))
+                              for a in structures]
+            self._key = key
+        return self._features
+
+    def torch_batch(self, model: QMTP, structures: Sequence[Atoms]):
+        """:func:`make_batch` of ``structures`` for ``model``'s species, cutoff and widths."""
+        from superionic.potentials.qmtp_torch import make_batch
+
+        key = (self._model_key(model, model.sigma_) + (model.ewald_accuracy,)
+               + tuple(map(id, structures)))
+        if key != self._batch_key:
+            self.batch = make_batch(model, structures, device=self.device, neighbours=[
+                self.neighbours(a, model.r_cut) for a in structures])
+            self._batch_key = key
+        return self.batch
+
+    def predictions(self, models: Sequence[QMTP], structures: Sequence[Atoms]
+                    ) -> list[list[dict[str, Any]]]:
+        """Energy, forces, stress (3, 3) and charges of each model (rows) for each structure."""
+        from superionic.potentials.qmtp_torch import QMTPTorch
+
+        if not models:
+            return [[] for _ in structures]
+        b = self.torch_batch(models[0], structures)
+        per_model = [QMTPTorch(m, device=self.device)(b, stress=True) for m in models]
+        per_structure = [_batch_results(o, b) for o in per_model]
+        return [list(rows) for rows in zip(*per_structure, strict=True)]
+
+
+def _batch_results(out: dict[str, Any], b: Any) -> list[dict[str, Any]]:
+    """Per-structure dicts (as :meth:`QMTP.compute` returns) from a torch batch output."""
+    o = {k: v.detach().cpu().numpy() for k, v in out.items()}
+    rows = []
+    for k, sl in enumerate(b.atom_slices):
+        r = {"energy": float(o["energy"][k]), "forces": o["forces"][sl],
+             "charges": o["charges"][sl], "basis": o["basis"][sl]}
+        if b.periodic[k]:
+            r["stress"] = o["stress"][k]
+        rows.append(r)
+    return rows
+
+
 def _linear_system(model: QMTP, structures: Sequence[Atoms], weights: LossWeights,
                    offsets: Sequence[QMTP] = (), charges: bool = False,
+                   cache: LinearFitCache | None = None,
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted rows of the linear problem in (ξ, E0): design X and right-hand sides Y.
 
     Y[:, 0] holds the labels; Y[:, 1 + k] the energy/forces/virial (and charges) predicted by
     ``offsets[k]``, models with ξ = E0 = 0 that carry the fixed charge part. With
-    ``charges``, reference charges add rows that do not depend on (ξ, E0).
+    ``charges``, reference charges add rows that do not depend on (ξ, E0). With a ``cache``,
+    basis values and gradients are reused and the offsets are evaluated by the torch engine on
+    cached Coulomb matrices; without one, by :meth:`QMTP.compute`.
     """
-    prog = model.program
     S = len(model.species)
-    nb_ = prog.n_basis
+    nb_ = model.program.n_basis
+    if cache is not None:
+        feats = cache.features(model, structures)
+        preds = cache.predictions(offsets, structures)
+    else:
+        feats = [_features(model, a) for a in structures]
+        preds = [[m.compute(a, total_charge=float(np.round(a.get_initial_charges().sum(), 8)))
+                  for m in offsets] for a in structures]
     rows, rhs = [], []
-    for atoms in structures:
-        lab = _labels(atoms)
+    for atoms, ft, base in zip(structures, feats, preds, strict=True):
+        lab = ft.labels
         n = len(atoms)
-        nb = find_neighbours(atoms, model.r_cut)
-        sp = model.species_index(atoms)
-        vals = basis_values(prog, sp, nb.start, nb.pair_j, nb.vectors, model.radial_coeffs_,
-                            model.r_min, model.r_cut)
-        B = vals[:, prog.basis_index]
-        tot = float(np.round(atoms.get_initial_charges().sum(), 8))
-        base = [m.compute(atoms, total_charge=tot) for m in offsets]
-        counts = np.bincount(sp, minlength=S).astype(float)
 
         def add(x, ref, key, scale, convert=np.ravel, base=base):
             rows.append(np.atleast_2d(x))
@@ -130,25 +245,19 @@ def _linear_system(model: QMTP, structures: Sequence[Atoms], weights: LossWeight
             rhs.append(scale * np.stack(cols, axis=1))
 
         if lab["energy"] is not None:
-            add(np.sqrt(weights.energy) * np.concatenate([B.sum(0), counts]) / n,
+            add(np.sqrt(weights.energy) * np.concatenate([ft.B.sum(0), ft.counts]) / n,
                 float(lab["energy"]), "energy", np.sqrt(weights.energy) / n)
         need_f = lab["forces"] is not None and weights.forces > 0
         need_s = lab["stress"] is not None and weights.stress > 0 and bool(np.all(atoms.pbc))
-        if need_f or need_s:
-            g = np.broadcast_to(np.eye(nb_), (n, nb_, nb_))
-            d = basis_gradients(prog, sp, nb.start, nb.pair_j, nb.vectors, model.radial_coeffs_,
-                                model.r_min, model.r_cut, vals, g)
-            F, W = pair_forces_virial(d, nb.pair_i, nb.pair_j, nb.vectors, n)
-            if need_f:
-                a = F.reshape(nb_, -1).T
-                add(np.sqrt(weights.forces) * np.hstack([a, np.zeros((a.shape[0], S))]),
-                    np.asarray(lab["forces"], float), "forces", np.sqrt(weights.forces))
-            if need_s:
-                vol = atoms.get_volume()
-                a = 0.5 * (W + W.transpose(0, 2, 1)).reshape(nb_, 9).T / n
-                add(np.sqrt(weights.stress) * np.hstack([a, np.zeros((9, S))]),
-                    lab["stress"], "stress", np.sqrt(weights.stress) * vol / n,
-                    lambda s: _voigt_to_3x3(s).ravel())
+        if need_f:
+            a = ft.F.reshape(nb_, -1).T
+            add(np.sqrt(weights.forces) * np.hstack([a, np.zeros((a.shape[0], S))]),
+                np.asarray(lab["forces"], float), "forces", np.sqrt(weights.forces))
+        if need_s:
+            a = 0.5 * (ft.W + ft.W.transpose(0, 2, 1)).reshape(nb_, 9).T / n
+            add(np.sqrt(weights.stress) * np.hstack([a, np.zeros((9, S))]),
+                lab["stress"], "stress", np.sqrt(weights.stress) * ft.volume / n,
+                lambda s: _voigt_to_3x3(s).ravel())
         if charges and lab["charges"] is not None and weights.charges > 0:
             add(np.zeros((n, nb_ + S)), np.asarray(lab["charges"], float), "charges",
                 np.sqrt(weights.charges))
@@ -177,10 +286,13 @@ def _zero_short_range(model: QMTP) -> QMTP:
 
 
 def linear_fit(model: QMTP, structures: Sequence[Atoms], weights: LossWeights = LossWeights(),
-               ridge: float = 1e-10) -> QMTP:
-    """Least-squares ξ and reference energies at fixed radial/charge parameters (in place)."""
+               ridge: float = 1e-10, cache: LinearFitCache | None = None) -> QMTP:
+    """Least-squares ξ and reference energies at fixed radial/charge parameters (in place).
+
+    ``cache`` (a :class:`LinearFitCache` used only with these ``structures``) speeds up
+    repeated fits."""
     offsets = [_zero_short_range(model)] if model.charges else []
-    X, Y = _linear_system(model, structures, weights, offsets)
+    X, Y = _linear_system(model, structures, weights, offsets, cache=cache)
     y = Y[:, 0] - (Y[:, 1] if model.charges else 0.0)
     sol = _ridge_solve(X, y, ridge)
     model.xi_ = np.ascontiguousarray(sol[:model.n_basis])
@@ -198,7 +310,8 @@ def _scaled_electronegativity(model: QMTP, lam: float) -> QMTP:
 
 
 def fit_charge_scale(model: QMTP, structures: Sequence[Atoms],
-                     weights: LossWeights = LossWeights(), ridge: float = 1e-10) -> float:
+                     weights: LossWeights = LossWeights(), ridge: float = 1e-10,
+                     cache: LinearFitCache | None = None) -> float:
     """Scale the electronegativity differences by the λ ≥ 1 that minimises the linear-fit
     loss, then refit ξ and E0 (in place); returns λ.
 
@@ -214,7 +327,7 @@ def fit_charge_scale(model: QMTP, structures: Sequence[Atoms],
     because the short-range fit is still poor (the nonlinear stage can still shrink them).
     """
     offsets = [_scaled_electronegativity(model, lam) for lam in (0.0, 1.0, -1.0)]
-    X, Y = _linear_system(model, structures, weights, offsets, charges=True)
+    X, Y = _linear_system(model, structures, weights, offsets, charges=True, cache=cache)
     y, b_0, b_p, b_m = Y.T
     b1 = 0.5 * (b_p - b_m)
     b2 = 0.5 * (b_p + b_m) - b_0
@@ -229,17 +342,15 @@ def fit_charge_scale(model: QMTP, structures: Sequence[Atoms],
     lam = min(candidates, key=lambda x: np.polyval(coeffs, x))
     scaled = _scaled_electronegativity(model, lam)
     model.chi0_, model.w_chi_ = scaled.chi0_, scaled.w_chi_
-    linear_fit(model, structures, weights, ridge)
+    linear_fit(model, structures, weights, ridge, cache=cache)
     return float(lam)
 
 
 def evaluate(model: QMTP, structures: Sequence[Atoms], engine: str = "numba",
              active_set: Any = None) -> dict[str, float]:
     """RMSEs against the labels: energy per atom (eV), forces (eV/Å), stress (GPa), charges."""
-    de, df, ds, dq = [], [], [], []
-    grades = []
+    results = []
     for atoms in structures:
-        lab = _labels(atoms)
         tot = float(np.round(atoms.get_initial_charges().sum(), 8))
         if engine == "numba":
             r = model.compute(atoms, total_charge=tot)
@@ -253,6 +364,17 @@ def evaluate(model: QMTP, structures: Sequence[Atoms], engine: str = "numba",
             r = dict(calc.results)
             if "stress" in r:
                 r["stress"] = _voigt_to_3x3(np.array([r["stress"][i] for i in range(6)]))
+        results.append(r)
+    return _errors(model, structures, results, active_set)
+
+
+def _errors(model: QMTP, structures: Sequence[Atoms], results: Sequence[dict[str, Any]],
+            active_set: Any = None) -> dict[str, float]:
+    """The RMSEs of :func:`evaluate` from predicted energy/forces/stress/charges/basis."""
+    de, df, ds, dq = [], [], [], []
+    grades = []
+    for atoms, r in zip(structures, results, strict=True):
+        lab = _labels(atoms)
         if lab["energy"] is not None:
             de.append((r["energy"] - float(lab["energy"])) / len(atoms))
         if lab["forces"] is not None:
@@ -289,21 +411,21 @@ def _linear_loss(model: QMTP, structures: Sequence[Atoms], weights: LossWeights)
 
 
 def _best_initialisation(model: QMTP, structures: Sequence[Atoms], weights: LossWeights,
-                         seed: int, n_inits: int) -> QMTP:
+                         seed: int, n_inits: int, cache: LinearFitCache | None = None) -> QMTP:
     """Among ``n_inits`` random radial bases (seeds seed, seed+1, ...), the best linear fit."""
     best, best_loss = model, _linear_loss(model, structures, weights)
     for k in range(1, n_inits):
         trial = model.copy()
         trial.radial_coeffs_ = trial.random_radial_coeffs(np.random.default_rng(seed + k))
-        linear_fit(trial, structures, weights)
+        linear_fit(trial, structures, weights, cache=cache)
         loss = _linear_loss(trial, structures, weights)
         if loss < best_loss:
             best, best_loss = trial, loss
     return best
 
 
-def _min_distance(atoms: Atoms, r_cut: float) -> float:
-    d = find_neighbours(atoms, r_cut).vectors
+def _min_distance(nb: Any, r_cut: float) -> float:
+    d = nb.vectors
     return float(np.sqrt(np.min(np.einsum("ij,ij->i", d, d)))) if len(d) else r_cut
 
 
@@ -407,11 +529,18 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
     if not structures:
         raise InputError("no training structures", expected="at least one labelled structure")
     torch.manual_seed(seed)
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    dev = device or default_device()
+    # neighbour lists and basis values/gradients shared by the linear fits; the charged offsets
+    # and the nonlinear stage share one training batch with its cached Coulomb matrices
+    cache = LinearFitCache(device=dev)
     if model is None:
         if species is None:
             species = sorted({int(z) for a in structures for z in a.numbers})
         if r_min is None:
-            r_min = 0.9 * min(_min_distance(a, r_cut) for a in structures)
+            r_min = 0.9 * min(_min_distance(cache.neighbours(a, r_cut), r_cut)
+                              for a in structures)
         r_min = float(np.clip(r_min, 0.5, 0.5 * r_cut))
         model = QMTP(tuple(species), level=level, r_cut=r_cut, r_min=r_min, n_beta=n_beta,
                      charges=charges)
@@ -423,19 +552,19 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
     i_tr, i_val = split(len(structures), val_fraction, seed)
     train_set = [structures[i] for i in i_tr]
     val_set = [structures[i] for i in i_val]
-    linear_fit(model, train_set, weights)
+    linear_fit(model, train_set, weights, cache=cache)
     if fresh and n_inits > 1:
-        model = _best_initialisation(model, train_set, weights, seed, n_inits)
+        model = _best_initialisation(model, train_set, weights, seed, n_inits, cache)
     charge_scale = None
     if fresh and scale_charges and model.charges:
-        charge_scale = fit_charge_scale(model, train_set, weights)
+        charge_scale = fit_charge_scale(model, train_set, weights, cache=cache)
         log.info("initial electronegativity differences scaled by %.3g", charge_scale)
     history: list[dict[str, float]] = []
     if epochs > 0:
-        dev = device or default_device()
         tm = QMTPTorch(model, device=dev)
-        b_tr = make_batch(model, train_set, device=dev)
-        b_val = make_batch(model, val_set, device=dev) if val_set else None
+        b_tr = cache.torch_batch(model, train_set)
+        b_val = make_batch(model, val_set, device=dev, neighbours=[
+            cache.neighbours(a, model.r_cut) for a in val_set]) if val_set else None
         with torch.no_grad():
             B = tm.basis(b_tr, b_tr.positions, b_tr.cells)
             scale = torch.sqrt((B**2).mean(dim=0)).cpu().numpy()
@@ -495,6 +624,13 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
                 break
         tm.load_state_dict(best_state)
         model = tm.to_model()
+        # final errors from the torch engine on the cached batches (equal to evaluate())
+        train_rmse = _errors(model, train_set, _batch_results(tm(b_tr), b_tr))
+        validation_rmse = (_errors(model, val_set, _batch_results(tm(b_val), b_val))
+                           if b_val is not None else {})
+    else:
+        train_rmse = evaluate(model, train_set)
+        validation_rmse = evaluate(model, val_set) if val_set else {}
     model.metadata = dict(model.metadata)
     model.metadata.update({
         "n_train": len(train_set), "n_validation": len(val_set), "seed": seed,
@@ -504,8 +640,8 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
         model.metadata["initial_charge_scale"] = charge_scale
     res = TrainingResult(
         model=model,
-        train_rmse=evaluate(model, train_set),
-        validation_rmse=evaluate(model, val_set) if val_set else {},
+        train_rmse=train_rmse,
+        validation_rmse=validation_rmse,
         history=history,
         n_train=len(train_set),
         n_validation=len(val_set),

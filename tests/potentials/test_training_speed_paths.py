@@ -1,0 +1,170 @@
+"""Charged training on cached Coulomb matrices (Hellmann-Feynman forces) equals autograd
+through the Ewald sums and the QEq solve: losses, gradients, trained parameters."""
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from superionic.potentials import qmtp_torch
+from superionic.potentials.qmtp import QMTP
+from superionic.potentials.qmtp_torch import QMTPTorch, make_batch
+from superionic.potentials.training import (
+    LinearFitCache,
+    LossWeights,
+    _loss,
+    evaluate,
+    fit_charge_scale,
+    linear_fit,
+    split,
+    train,
+)
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _reference_model():
+    m = QMTP.random(["Li", "P", "S"], level=8, seed=11, charges=True, r_cut=4.0)
+    m.chi0_ = np.array([1.0, 4.0, 6.0])
+    return m
+
+
+def _labelled(seed=0):
+    """Rattled Li-P-S cells of two sizes (8 and 16 atoms) and an isolated cluster, labelled
+    with energies, forces, stress and charges of a random charged QMTP."""
+    rng = np.random.default_rng(seed)
+    ref = _reference_model()
+    out = []
+    for k in range(4):
+        a = bulk("Li", "bcc", a=3.6, cubic=True).repeat((2, 2, 1 + k % 2))
+        a.numbers[[1, 4]] = 16
+        a.numbers[6] = 15
+        a.positions += rng.normal(scale=0.12, size=a.positions.shape)
+        a.set_cell(a.cell.array + rng.normal(scale=0.05, size=(3, 3)), scale_atoms=True)
+        out.append(a)
+    cluster = out[0].copy()
+    cluster.pbc = False
+    cluster.cell = None
+    out.append(cluster)
+    for a in out:
+        r = ref.compute(a)
+        kw = {"stress": r["stress"]} if a.pbc.all() else {}
+        a.calc = SinglePointCalculator(a, energy=r["energy"], forces=r["forces"], **kw)
+        a.set_array("charges", r["charges"])
+    return out
+
+
+def _start_model():
+    m = QMTP.random(["Li", "P", "S"], level=8, seed=4, charges=True, r_cut=4.0)
+    m.chi0_ = np.array([1.5, 3.5, 5.0])
+    return m
+
+
+def _loss_and_grad(tm, b):
+    tm.zero_grad()
+    out = tm(b, stress=True, create_graph=True)
+    loss, _ = _loss(out, b, LossWeights(), True)
+    loss.backward()
+    grads = [p.grad.clone() for p in tm.parameters() if p.requires_grad]
+    return float(loss.detach()), grads
+
+
+def test_loss_and_gradient_equal_autograd_path():
+    data = _labelled()
+    m = _start_model()
+    b = make_batch(m, data)
+    dense = QMTPTorch(m, electrostatics="dense")
+    ref = QMTPTorch(m, electrostatics="autograd")
+    out_d, out_r = dense(b), ref(b)
+    for key in ("energy", "forces", "stress", "charges"):
+        x, y = out_d[key].detach(), out_r[key].detach()
+        assert float((x - y).abs().max()) < 1e-11 * float(y.abs().max())
+    loss_d, g_d = _loss_and_grad(dense, b)
+    loss_r, g_r = _loss_and_grad(ref, b)
+    assert loss_d > 1e-3  # a model far from the labels: every term contributes
+    assert loss_d == pytest.approx(loss_r, rel=1e-12)
+    for x, y in zip(g_d, g_r, strict=True):
+        assert float((x - y).abs().max()) <= 1e-12 * float(y.abs().max())
+
+
+def test_loss_gradient_equals_finite_differences():
+    # directional derivative of the loss (forces, stress, charges, energies) along a random
+    # direction of all parameters, central differences
+    data = _labelled(seed=1)
+    m = _start_model()
+    b = make_batch(m, data)
+    tm = QMTPTorch(m, electrostatics="dense")
+    params = [p for p in tm.parameters() if p.requires_grad]
+    _, grads = _loss_and_grad(tm, b)
+    rng = np.random.default_rng(0)
+    direction = [torch.as_tensor(rng.normal(size=p.shape)) * (p.detach().abs().mean() + 0.1)
+                 for p in params]
+    analytic = sum(float((g * d).sum()) for g, d in zip(grads, direction, strict=True))
+
+    def loss_at(t):
+        with torch.no_grad():
+            saved = [p.clone() for p in params]
+            for p, d in zip(params, direction, strict=True):
+                p.add_(t * d)
+        out = tm(b, stress=True)
+        value = float(_loss(out, b, LossWeights(), True)[0].detach())
+        with torch.no_grad():
+            for p, s in zip(params, saved, strict=True):
+                p.copy_(s)
+        return value
+
+    h = 1e-5
+    fd = (loss_at(h) - loss_at(-h)) / (2 * h)
+    assert abs(analytic) > 1e-3
+    assert fd == pytest.approx(analytic, rel=1e-8)  # measured 4e-10
+
+
+def test_training_equals_autograd_path(monkeypatch):
+    data = _labelled(seed=2)
+    kw = dict(level=8, r_cut=4.0, charges=True, epochs=2, val_fraction=0.2, seed=0,
+              progress=False, threads=1)
+    fast = train(data, **kw)
+    monkeypatch.setattr(qmtp_torch, "DENSE_COULOMB_MAX_ATOMS", 0)  # "auto" -> autograd
+    slow = train(data, **kw)
+    assert len(fast.history) == len(slow.history) == 2
+    for hf, hs in zip(fast.history, slow.history, strict=True):
+        assert hf["train_loss"] == pytest.approx(hs["train_loss"], rel=1e-10)
+        assert hf["validation_loss"] == pytest.approx(hs["validation_loss"], rel=1e-10)
+    for name in ("xi_", "radial_coeffs_", "chi0_", "w_chi_", "hardness_", "e0_"):
+        x, y = getattr(fast.model, name), getattr(slow.model, name)
+        assert np.abs(x - y).max() <= 1e-9 * np.abs(y).max(), name
+    # the reported errors (torch engine on the cached batches) equal the numba engine's
+    i_tr, i_val = split(len(data), 0.2, 0)
+    for idx, reported in ((i_tr, fast.train_rmse), (i_val, fast.validation_rmse)):
+        ref = evaluate(fast.model, [data[i] for i in idx])
+        for key in ("energy_rmse_eV_per_atom", "force_rmse_eV_per_A", "stress_rmse_GPa",
+                    "charge_rmse_e"):
+            assert ref[key] > 0
+            assert reported[key] == pytest.approx(ref[key], rel=1e-9), key
+
+
+def test_cached_linear_fits_equal_numba_path():
+    # the cache evaluates the charge offsets with the torch engine on cached Coulomb matrices;
+    # without it they come from the numba engine (QMTP.compute): an independent second path
+    data = _labelled(seed=3)
+    plain, cached = _start_model(), _start_model()
+    lam_plain = fit_charge_scale(plain, data)
+    cache = LinearFitCache()
+    lam_cached = fit_charge_scale(cached, data, cache=cache)
+    assert lam_plain > 1.0
+    assert lam_cached == pytest.approx(lam_plain, rel=1e-10)
+    for name in ("xi_", "e0_", "chi0_", "w_chi_"):
+        x, y = getattr(cached, name), getattr(plain, name)
+        assert np.abs(x - y).max() <= 1e-9 * np.abs(y).max(), name
+    # a second fit with the same cache reuses its features and batch
+    batch = cache.batch
+    linear_fit(cached, data, cache=cache)
+    assert cache.batch is batch
+    assert np.abs(cached.xi_ - plain.xi_).max() <= 1e-9 * np.abs(plain.xi_).max()
