@@ -468,8 +468,10 @@ def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: Conductivit
             b.positions += rng.normal(0.0, 0.04, b.positions.shape)
             new.append(b)
     data = list(data) + label(new, _teacher(cfg), n_workers=cfg.workers)
+    # a refinement continues from the current model: a quarter of the time left is enough,
+    # and the rest stays for the production MD it is made for
     res = train(data, model=model, epochs=cfg.train_epochs, seed=cfg.seed, threads=1,
-                progress=False, max_seconds=max(10.0, deadline - time.time()))
+                progress=False, max_seconds=max(10.0, (deadline - time.time()) / 4))
     return {"model": res.model, "active_set": ActiveSet(res.model).fit(data), "data": data,
             "n_new": len(new)}
 
