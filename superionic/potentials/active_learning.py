@@ -18,7 +18,7 @@ import numpy as np
 import scipy.linalg
 from ase import Atoms
 
-from superionic.core.errors import InputError
+from superionic.core.errors import InputError, SuperionicError
 from superionic.potentials.qmtp import QMTP
 
 log = logging.getLogger(__name__)
@@ -208,6 +208,27 @@ def langevin_runner(temperature_K: float = 600.0, timestep_fs: float = 1.0,
     return run
 
 
+def _scan_segment(frames: Iterator[Atoms], calc: Any, selection_grade: float,
+                  break_grade: float, candidates: list[Atoms], seen: dict[str, Any]) -> None:
+    """Walk one MD segment: configurations above the selection grade go to ``candidates``, and
+    the segment stops at the first one above the break grade. ``seen`` keeps the frame count,
+    the largest grade and the last frame, so they survive an MD that fails midway."""
+    for snap in frames:
+        g = float(calc.get_property("extrapolation_grade", snap))
+        c = snap.copy()
+        c.calc = None
+        seen["n"] += 1
+        seen["max_grade"] = max(seen["max_grade"], g)
+        seen["last"] = c
+        # far beyond the break grade the MD may already have blown up: label such a
+        # configuration only while it is still physical
+        if g > selection_grade and (g <= break_grade or (
+                g < 100 * break_grade and is_physical(c))):
+            candidates.append(c)
+        if g > break_grade:
+            break
+
+
 @dataclass
 class ActiveLearningResult:
     """Final model and active set, the grown training set and one record per iteration."""
@@ -264,29 +285,30 @@ def active_learning(
         candidates: list[Atoms] = []
         max_grade = 0.0
         n_frames = 0
+        failures: list[str] = []
+        forced: list[Atoms] = []
         for k, start in enumerate(seed_structures):
             calc = QMTPCalculator(model, active_set=active)
-            for snap in md_runner(start, calc, md_steps, seed + 1000 * it + k):
-                n_frames += 1
-                g = float(calc.get_property("extrapolation_grade", snap))
-                max_grade = max(max_grade, g)
-                # far beyond the break grade the MD may already have blown up: label such a
-                # configuration only while it is still physical
-                if g > selection_grade and (g <= break_grade or (
-                        g < 100 * break_grade and is_physical(snap))):
-                    c = snap.copy()
-                    c.calc = None
-                    candidates.append(c)
-                if g > break_grade:
-                    break
+            seen: dict[str, Any] = {"n": 0, "max_grade": 0.0, "last": None}
+            try:
+                _scan_segment(md_runner(start, calc, md_steps, seed + 1000 * it + k), calc,
+                              selection_grade, break_grade, candidates, seen)
+            except (SuperionicError, FloatingPointError, np.linalg.LinAlgError) as exc:
+                # the MD broke down between two looks at it: the last configuration seen is
+                # the nearest one to the failure, so it is labelled whatever its grade
+                failures.append(f"MD from start {k}: {exc}")
+                if seen["last"] is not None and is_physical(seen["last"]):
+                    forced.append(seen["last"])
+            n_frames += seen["n"]
+            max_grade = max(max_grade, seen["max_grade"])
         record = {"iteration": it, "md_frames": n_frames, "max_grade": max_grade,
-                  "n_candidates": len(candidates)}
-        if not candidates:
+                  "n_candidates": len(candidates), "md_failures": failures}
+        if not candidates and not forced:
             history.append(record | {"n_selected": 0})
-            converged = True
+            converged = not failures
             break
-        picked = active.select(candidates, max_new=max_new_per_iteration)
-        new = label([candidates[k] for k in picked], teacher, n_workers=n_workers)
+        picked = active.select(candidates, max_new=max_new_per_iteration) if candidates else []
+        new = label([candidates[k] for k in picked] + forced, teacher, n_workers=n_workers)
         data.extend(new)
         model = train(data, model=model, **train_kwargs).model
         active = ActiveSet(model).fit(data)

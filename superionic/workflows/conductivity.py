@@ -284,6 +284,7 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
     outside its training domain, and the configuration is returned so the caller can label it,
     retrain and start again.
     """
+    from superionic.core.errors import SuperionicError
     from superionic.dynamics.md import run_md
     from superionic.potentials.active_learning import DEFAULT_BREAK_GRADE, is_physical
     from superionic.potentials.calculator import QMTPCalculator
@@ -311,14 +312,22 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
         return f"extrapolation grade {g:.3g} > {DEFAULT_BREAK_GRADE:g} at step {step}"
 
     t0 = time.time()
-    md = run_md(job["atoms"], calc, temperature_K=T, timestep_fs=cfg.timestep_fs,
-                steps=job["steps"], out=out, sample_every=cfg.sample_every,
-                checkpoint_every=max(cfg.sample_every, cfg.segment_steps // 4),
-                seed=cfg.seed + int(T), potential_name=job["model_path"], stop_if=watch)
-    res = {"T": T, "trajectory": str(out), "steps": md.steps, "broken": broken,
-           "stop_reason": md.stopped_early or "", "atom_steps_per_s": md.atom_steps_per_s,
-           "segment_wall_s": time.time() - t0, "diffusion": None, "rel": math.inf,
-           "error": ""}
+    res = {"T": T, "trajectory": str(out), "broken": broken, "diffusion": None,
+           "rel": math.inf, "error": ""}
+    try:
+        md = run_md(job["atoms"], calc, temperature_K=T, timestep_fs=cfg.timestep_fs,
+                    steps=job["steps"], out=out, sample_every=cfg.sample_every,
+                    checkpoint_every=max(cfg.sample_every, cfg.segment_steps // 4),
+                    seed=cfg.seed + int(T), potential_name=job["model_path"], stop_if=watch)
+    except (SuperionicError, FloatingPointError) as exc:
+        # the MD broke down between two samples: the last configuration inside the domain is
+        # the one to label
+        broken.extend(c for c in last_good if c not in broken)
+        return res | {"steps": job["steps"], "stop_reason": f"MD failed: {exc}",
+                      "atom_steps_per_s": float("nan"), "segment_wall_s": time.time() - t0,
+                      "broken": broken or [job["atoms"].copy()]}
+    res |= {"steps": md.steps, "stop_reason": md.stopped_early or "",
+            "atom_steps_per_s": md.atom_steps_per_s, "segment_wall_s": time.time() - t0}
     if md.stopped_early:
         return res
     try:

@@ -122,3 +122,41 @@ def test_is_physical_rejects_blown_up_configurations():
     d = a.copy()
     d.positions[2] += 1e6  # flown off by a million Å: no finite-cell MD ends there
     assert not is_physical(d)
+
+
+def test_md_failure_labels_the_last_frame_and_is_not_convergence():
+    from superionic.core.errors import InputError
+    from superionic.potentials.teachers import label
+
+    teacher = ASETeacher(lambda: LennardJones(sigma=2.3, epsilon=0.1, rc=5.0, smooth=True))
+    seeds = _train_set(n=1, seed=3)
+    data = label(_train_set(n=5, seed=4), teacher)
+    frames_seen = []
+
+    def failing_md(atoms, calc, n_steps, seed):
+        # two quiet frames (inside the domain), then the MD breaks down
+        rng = np.random.default_rng(seed)
+        for _ in range(2):
+            b = atoms.copy()
+            b.positions += rng.normal(scale=0.01, size=b.positions.shape)
+            b.calc = calc
+            frames_seen.append(b.get_positions())
+            yield b
+        raise InputError("two atoms sit on top of each other", field="positions")
+
+    res = active_learning(None, teacher, seeds, failing_md, training_set=data, max_iterations=1,
+                          md_steps=6, selection_grade=2.0, break_grade=10.0,
+                          train_kwargs=dict(level=8, r_cut=5.0, charges=False, epochs=0,
+                                            val_fraction=0.0, threads=1))
+    rec = res.history[0]
+    assert rec["md_failures"] and "on top of each other" in rec["md_failures"][0]
+    assert not res.converged
+    # the last frame before the failure was added (after any selected by grade), labelled
+    # by the teacher, whatever its grade
+    assert len(res.training_set) == len(data) + rec["n_selected"]
+    assert rec["n_selected"] == rec["n_candidates"] + 1
+    added = res.training_set[-1]
+    assert np.allclose(added.get_positions(), frames_seen[-1])
+    ref = added.copy()
+    ref.calc = teacher.make_calculator()
+    assert added.get_potential_energy() == pytest.approx(ref.get_potential_energy(), rel=1e-12)
