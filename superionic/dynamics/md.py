@@ -78,13 +78,16 @@ def run_md(
     resume: bool = True,
     progress: bool = False,
     stop_if: Callable[[Atoms, int], str | None] | None = None,
+    check_every: int | None = None,
     potential_name: str = "",
 ) -> MDResult:
     """Run ``steps`` MD steps of ``atoms`` with ``calculator``, writing ``out`` (H5MD).
 
     ``out + '.ckpt'`` holds the checkpoint; with ``resume`` an existing checkpoint of the same
-    settings continues the run. ``stop_if(atoms, step)`` may return a reason to stop early
-    (used by active learning when the extrapolation grade passes the break grade).
+    settings continues the run. ``stop_if(atoms, step)``, called every ``check_every`` steps
+    (default: at every sample), may return a reason to stop early (used by active learning when
+    the extrapolation grade passes the break grade; checking every step catches a collapse
+    that happens between two samples).
     """
     from superionic.io.h5md import H5MDWriter
 
@@ -175,10 +178,10 @@ def run_md(
                 first_step_done = step
             if step % sample_every == 0:
                 sample()
-                if stop_if is not None:
-                    stopped = stop_if(atoms, step)
-                    if stopped:
-                        break
+            if stop_if is not None and step % (check_every or sample_every) == 0:
+                stopped = stop_if(atoms, step)
+                if stopped:
+                    break
             if step % checkpoint_every == 0:
                 checkpoint(wall_before + time.perf_counter() - t_start)
             if bar is not None:

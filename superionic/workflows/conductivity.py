@@ -255,10 +255,10 @@ def _stage_active_learning(model: Any, data: list[Atoms], atoms: Atoms,
         MaxwellBoltzmannDistribution(a, temperature_K=T, rng=r)
         dyn = Langevin(a, cfg.timestep_fs * units.fs, temperature_K=T,
                        friction=0.01 / units.fs, rng=r, fixcm=False)
-        for _ in range(0, n_steps, 10):
+        for _ in range(n_steps):  # the grade is looked at every step
             if time.time() > deadline:
                 return
-            dyn.run(10)
+            dyn.run(1)
             yield a
 
     al = active_learning(model, _teacher(cfg), starts, runner, training_set=data,
@@ -318,7 +318,8 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
         md = run_md(job["atoms"], calc, temperature_K=T, timestep_fs=cfg.timestep_fs,
                     steps=job["steps"], out=out, sample_every=cfg.sample_every,
                     checkpoint_every=max(cfg.sample_every, cfg.segment_steps // 4),
-                    seed=cfg.seed + int(T), potential_name=job["model_path"], stop_if=watch)
+                    seed=cfg.seed + int(T), potential_name=job["model_path"], stop_if=watch,
+                    check_every=1)
     except (SuperionicError, FloatingPointError) as exc:
         # the MD broke down between two samples: the last configuration inside the domain is
         # the one to label

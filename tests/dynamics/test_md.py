@@ -77,3 +77,16 @@ def test_nan_forces_raise_naming_step_and_keep_frames(tmp_path):
                checkpoint_every=10, out=tmp_path / "n.h5")
     r = open_trajectory(tmp_path / "n.h5").read_all()
     assert len(r) >= 3 and np.all(np.isfinite(r.positions))
+
+
+def test_stop_check_every_step_catches_events_between_samples(tmp_path):
+    # an event at step 13 (between samples every 5 steps) stops the run there when checked
+    # every step, and only at the next sample (15) when checked at samples
+    def at_13(atoms, step):
+        return "event" if step >= 13 else None
+
+    kw = dict(temperature_K=300, timestep_fs=2.0, steps=40, sample_every=5, seed=2)
+    every = run_md(_cu(), EMT(), out=tmp_path / "a.h5", stop_if=at_13, check_every=1, **kw)
+    sampled = run_md(_cu(), EMT(), out=tmp_path / "b.h5", stop_if=at_13, **kw)
+    assert every.stopped_early == sampled.stopped_early == "event"
+    assert every.steps == 13 and sampled.steps == 15
