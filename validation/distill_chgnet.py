@@ -71,6 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "settings are taken as given)")
     p.add_argument("--charges", action="store_true", help="QEq charges + Ewald (slower MD)")
     p.add_argument("--qmtp-steps", type=int, default=6000, help="QMTP MD steps")
+    p.add_argument("--qmtp-start-ps", type=float, default=0.0,
+                   help="start QMTP MD from the CHGNet frame at this time (a thermalised one)")
     p.add_argument("--analyse-only", action="store_true",
                    help="reuse the QMTP trajectory in --out instead of running MD")
     p.add_argument("--min-pair-distance", type=float, default=1.2,
@@ -337,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # QMTP MD of the same cell, same temperature, timestep and frame interval
     t0 = time.perf_counter()
-    start = frames[0].copy()
+    start = frames[int(round(args.qmtp_start_ps * 1000 / dt_frame))].copy()
     start.wrap()
     q_path = out / "qmtp_md.h5"
     if args.analyse_only:
