@@ -208,22 +208,35 @@ def langevin_runner(temperature_K: float = 600.0, timestep_fs: float = 1.0,
     return run
 
 
+def _detached(atoms: Atoms, positions: np.ndarray | None = None,
+              cell: np.ndarray | None = None) -> Atoms:
+    """A copy without calculator, optionally at stored positions and cell."""
+    c = atoms.copy()
+    c.calc = None
+    if cell is not None:
+        c.set_cell(cell)
+    if positions is not None:
+        c.positions = positions
+    return c
+
+
 def _scan_segment(frames: Iterator[Atoms], calc: Any, selection_grade: float,
                   break_grade: float, candidates: list[Atoms], seen: dict[str, Any]) -> None:
     """Walk one MD segment: configurations above the selection grade go to ``candidates``, and
     the segment stops at the first one above the break grade. ``seen`` keeps the frame count,
-    the largest grade and the last frame, so they survive an MD that fails midway."""
+    the largest grade and the last frame's positions and cell (copied at every frame; an Atoms
+    is built only when needed), so they survive an MD that fails midway."""
     for snap in frames:
         g = float(calc.get_property("extrapolation_grade", snap))
-        c = snap.copy()
-        c.calc = None
         seen["n"] += 1
         seen["max_grade"] = max(seen["max_grade"], g)
-        seen["last"] = c
+        seen["last"] = (snap, snap.positions.copy(), snap.cell.array.copy())
+        if g <= selection_grade:
+            continue
+        c = _detached(snap)
         # far beyond the break grade the MD may already have blown up: label such a
         # configuration only while it is still physical
-        if g > selection_grade and (g <= break_grade or (
-                g < 100 * break_grade and is_physical(c))):
+        if g <= break_grade or (g < 100 * break_grade and is_physical(c)):
             candidates.append(c)
         if g > break_grade:
             break
@@ -297,8 +310,10 @@ def active_learning(
                 # the MD broke down between two looks at it: the last configuration seen is
                 # the nearest one to the failure, so it is labelled whatever its grade
                 failures.append(f"MD from start {k}: {exc}")
-                if seen["last"] is not None and is_physical(seen["last"]):
-                    forced.append(seen["last"])
+                if seen["last"] is not None:
+                    last = _detached(*seen["last"])
+                    if is_physical(last):
+                        forced.append(last)
             n_frames += seen["n"]
             max_grade = max(max_grade, seen["max_grade"])
         record = {"iteration": it, "md_frames": n_frames, "max_grade": max_grade,

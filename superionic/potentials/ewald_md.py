@@ -145,17 +145,21 @@ class VerletList:
         return i, self.j[keep], self.S[keep], np.ascontiguousarray(D[keep]), start
 
 
+@numba.njit(inline="always", cache=True)
+def _separation(pos, cell, i, j, S, p, D):  # pragma: no cover - numba
+    """Write the periodic separation r_j + S·cell − r_i of pair ``p`` into D[p]; return r²."""
+    r2 = 0.0
+    for a in range(3):
+        v = pos[j, a] - pos[i, a] + S[p, 0] * cell[0, a] + S[p, 1] * cell[1, a] \
+            + S[p, 2] * cell[2, a]
+        D[p, a] = v
+        r2 += v * v
+    return r2
+
+
 def _pair_vectors_py(pos, cell, pi, pj, S, D, r2):  # pragma: no cover - numba
-    for p in numba.prange(pi.shape[0]):  # noqa: B007 - prange is range when serial
-        i = pi[p]
-        j = pj[p]
-        s = 0.0
-        for a in range(3):
-            v = pos[j, a] - pos[i, a] + S[p, 0] * cell[0, a] + S[p, 1] * cell[1, a] \
-                + S[p, 2] * cell[2, a]
-            D[p, a] = v
-            s += v * v
-        r2[p] = s
+    for p in numba.prange(pi.shape[0]):
+        r2[p] = _separation(pos, cell, pi[p], pj[p], S, p, D)
 
 
 @numba.njit(cache=True)
@@ -245,12 +249,7 @@ def _real_table_py(pos, cell, pi, pj, S, types, n_types, coef, inv_h, r_cut2, D,
     for p in numba.prange(pi.shape[0]):
         i = pi[p]
         j = pj[p]
-        r2 = 0.0
-        for a in range(3):
-            v = pos[j, a] - pos[i, a] + S[p, 0] * cell[0, a] + S[p, 1] * cell[1, a] \
-                + S[p, 2] * cell[2, a]
-            D[p, a] = v
-            r2 += v * v
+        r2 = _separation(pos, cell, i, j, S, p, D)
         if r2 >= r_cut2:
             phi[p] = 0.0
             dphi_r[p] = 0.0

@@ -73,6 +73,18 @@ class ConductivityConfig:
     vacancies: int = 0
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        from superionic.core.errors import InputError
+
+        if self.target_sigma_factor is not None and not self.target_sigma_factor > 1.0:
+            raise InputError(f"target_sigma_factor = {self.target_sigma_factor}",
+                             field="target_sigma_factor",
+                             expected="a factor above 1 (e.g. 2: the 95 % interval of sigma "
+                                      "within [sigma/2, 2 sigma])")
+        if self.teacher_check_steps < 0:
+            raise InputError(f"teacher_check_steps = {self.teacher_check_steps}",
+                             field="teacher_check_steps", expected="0 (off) or more steps")
+
     def library_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {}
         if self.dopant:
@@ -295,18 +307,23 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
     calc = QMTPCalculator(job["model_path"], engine="numba" if cfg.device == "cpu" else "torch",
                           device=cfg.device, fast_md=cfg.device == "cpu")
     broken: list[Atoms] = []
-    last_good: list[Atoms] = []
+    # positions only, copied at every step; an Atoms is built only if the run breaks
+    last_good: list[np.ndarray] = []
+
+    def frame(positions: np.ndarray) -> Atoms:
+        c = job["atoms"].copy()
+        c.positions = positions
+        c.wrap()
+        return c
 
     def watch(a: Atoms, step: int) -> str | None:
         g = calc.results.get("extrapolation_grade")
-        c = a.copy()
-        c.calc = None
-        c.wrap()
         if g is None or g <= DEFAULT_BREAK_GRADE:
-            last_good[:] = [c]
+            last_good[:] = [a.positions.copy()]
             return None
         # the last configuration inside the domain, and this one if it is still physical
-        broken.extend(last_good)
+        broken.extend(frame(p) for p in last_good)
+        c = frame(a.positions)
         if g < 100 * DEFAULT_BREAK_GRADE and is_physical(c):
             broken.append(c)
         return f"extrapolation grade {g:.3g} > {DEFAULT_BREAK_GRADE:g} at step {step}"
@@ -323,7 +340,7 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
     except (SuperionicError, FloatingPointError) as exc:
         # the MD broke down between two samples: the last configuration inside the domain is
         # the one to label
-        broken.extend(c for c in last_good if c not in broken)
+        broken.extend(frame(p) for p in last_good)
         return res | {"steps": job["steps"], "stop_reason": f"MD failed: {exc}",
                       "atom_steps_per_s": float("nan"), "segment_wall_s": time.time() - t0,
                       "broken": broken or [job["atoms"].copy()]}

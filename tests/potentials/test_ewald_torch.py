@@ -18,14 +18,7 @@ from superionic.potentials.ewald_torch import (  # noqa: E402
     coulomb_energy_torch,
 )
 
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP barrier waits on a loaded machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 CELL = np.array([[6.2, 0.4, -0.3], [1.3, 5.8, 0.5], [-0.7, 0.9, 6.9]])

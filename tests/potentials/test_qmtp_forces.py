@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from ase.build import bulk
+from fdiff import fd_force, fd_stress_component
 
 from superionic.potentials.qmtp import QMTP
 from superionic.potentials.qmtp_torch import QMTPTorch, make_batch
@@ -19,32 +20,17 @@ def lips_cell(seed=0, rattle=0.12):
     return a
 
 
+def _energy(m):
+    return lambda b: m.compute(b)["energy"]
+
+
 def _fd_forces(m, a, atoms_idx, h=1e-5):
-    fd = np.zeros((len(atoms_idx), 3))
-    for k, i in enumerate(atoms_idx):
-        for d in range(3):
-            e = []
-            for s in (1, -1):
-                b = a.copy()
-                b.positions[i, d] += s * h
-                e.append(m.compute(b)["energy"])
-            fd[k, d] = -(e[0] - e[1]) / (2 * h)
-    return fd
+    return np.array([[fd_force(_energy(m), a, i, d, h) for d in range(3)] for i in atoms_idx])
 
 
 def _fd_stress(m, a, h=1e-5):
-    s = np.zeros((3, 3))
-    for x in range(3):
-        for y in range(3):
-            e = []
-            for sg in (1, -1):
-                b = a.copy()
-                eps = np.eye(3)
-                eps[x, y] += sg * h
-                b.set_cell(a.cell.array @ eps, scale_atoms=True)
-                e.append(m.compute(b)["energy"])
-            s[x, y] = (e[0] - e[1]) / (2 * h) / a.get_volume()
-    return 0.5 * (s + s.T)
+    return np.array([[fd_stress_component(_energy(m), a, x, y, h) for y in range(3)]
+                     for x in range(3)])
 
 
 @pytest.mark.parametrize("charges", [False, True])

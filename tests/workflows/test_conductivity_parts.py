@@ -35,3 +35,14 @@ def test_teacher_check_ratio_and_verdicts():
     far = teacher_check(teacher, Estimate.from_log(math.log(1.2e-4), 0.05))
     assert far["ratio_qmtp_over_teacher"]["value"] == pytest.approx(3.0)
     assert not far["within_factor"] and not far["interval_overlaps_factor"]
+
+
+@pytest.mark.parametrize("field,value", [("target_sigma_factor", 1.0),
+                                         ("target_sigma_factor", 0.5),
+                                         ("teacher_check_steps", -1)])
+def test_unreachable_stopping_settings_are_refused(field, value):
+    from superionic.core.errors import InputError
+    from superionic.workflows.conductivity import ConductivityConfig
+
+    with pytest.raises(InputError, match=field):
+        ConductivityConfig(material="Li3N", **{field: value})
