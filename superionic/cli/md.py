@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("md", help="run molecular dynamics (H5MD trajectory, resumable)")
@@ -23,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--replicas", type=int, default=1, metavar="N",
+                   help="N > 1: N independent replicas (own velocities and noise) in one batch on "
+                        "the torch engine (--device), NVT Langevin; trajectories "
+                        "TRAJ_r000.h5, ...")
     p.set_defaults(func=run)
 
 
@@ -33,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from superionic.materials.reading import prepare_cell
 
     atoms, _ = prepare_cell(args.structure, min_distance_A=args.min_distance, seed=args.seed)
+    if args.replicas > 1:
+        return _run_replicas(args, atoms)
     calc = make_calculator(args.potential, device=args.device)
     res = run_md(atoms, calc, temperature_K=args.temperature, timestep_fs=args.timestep,
                  steps=args.steps, out=args.out, ensemble=args.ensemble,
@@ -49,4 +57,40 @@ def run(args: argparse.Namespace) -> int:
     print_table(rows, title=f"MD {args.ensemble} at {args.temperature:g} K")
     if args.json:
         write_json(args.json, res.to_dict())
+    return 0
+
+
+def _run_replicas(args: argparse.Namespace, atoms) -> int:
+    from pathlib import Path
+
+    from superionic.cli._common import print_table, write_json
+    from superionic.core.errors import InputError
+    from superionic.dynamics.batched import run_batched_md
+    from superionic.potentials.qmtp import QMTP
+
+    if args.ensemble != "nvt-langevin":
+        raise InputError(f"ensemble {args.ensemble!r} with --replicas", field="ensemble",
+                         expected="nvt-langevin (the batched engine's thermostat)")
+    if str(args.potential).lower() == "chgnet" or not Path(args.potential).is_file():
+        raise InputError(f"potential {args.potential!r} with --replicas", field="potential",
+                         expected="a QMTP model file")
+    out = Path(args.out)
+    res = run_batched_md(QMTP.load(args.potential), [atoms] * args.replicas,
+                         temperatures_K=args.temperature, steps=args.steps,
+                         out_dir=out.parent if str(out.parent) else ".",
+                         timestep_fs=args.timestep, sample_every=args.sample_every,
+                         checkpoint_every=args.checkpoint_every, device=args.device,
+                         seed=args.seed, resume=not args.no_resume, progress=True,
+                         names=[f"{out.stem}_r{k:03d}" for k in range(args.replicas)],
+                         checkpoint_name=f"{out.stem}.batched.ckpt")
+    rows = [("replicas", str(res.n_systems)), ("atoms per replica", str(res.n_atoms[0])),
+            ("steps", str(res.steps)), ("resumed from step", str(res.resumed_from_step)),
+            ("mean T (K)", f"{np.mean(res.mean_temperature_K):.1f}"),
+            ("atom-steps/s (all replicas)", f"{res.atom_steps_per_s:.4g}"),
+            ("device", res.device), ("trajectories", f"{res.trajectories[0]} ...")]
+    print_table(rows, title=f"batched MD at {args.temperature:g} K")
+    if args.json:
+        d = res.to_dict()
+        d.update({"n_atoms": res.n_atoms[0], "n_replicas": res.n_systems})
+        write_json(args.json, d)
     return 0

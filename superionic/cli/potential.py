@@ -14,6 +14,8 @@ def register(subparsers) -> None:
     t.add_argument("--level", type=int, default=16, help="MTP level (default 16)")
     t.add_argument("--out", required=True, help="model file to write")
     t.add_argument("--no-charges", action="store_true", help="short-range MTP only")
+    t.add_argument("--no-repulsion", action="store_true",
+                   help="no ZBL baseline below the shortest distances of the data")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--cutoff", type=float, default=5.0, help="cutoff radius in Å (default 5)")
     t.add_argument("--r-min", type=float, default=None, help="inner radius of the radial basis")
@@ -66,7 +68,7 @@ def run_train(args: argparse.Namespace) -> int:
                 n_beta=args.radial_basis_size, charges=not args.no_charges, seed=args.seed,
                 val_fraction=args.val_fraction, epochs=args.epochs, weights=weights,
                 optimizer=args.optimizer, device=args.device, threads=args.threads,
-                n_inits=args.n_inits)
+                n_inits=args.n_inits, repulsion=not args.no_repulsion)
     res.model.metadata["training_files"] = [str(p) for p in args.data]
     res.model.save(args.out, active_set=ActiveSet(res.model).fit(data))
     rows = [(f"train {k}", _fmt(v)) for k, v in res.train_rmse.items()]

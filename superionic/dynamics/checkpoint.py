@@ -31,8 +31,9 @@ class MDState:
     wall_s: float = 0.0
 
 
-def save_checkpoint(path: str | Path, state: MDState) -> None:
-    """Write ``state`` to ``path`` via a temporary file and an atomic rename."""
+def save_checkpoint(path: str | Path, state: Any) -> None:
+    """Write ``state`` (an :class:`MDState` or any picklable state with a ``config_hash``) to
+    ``path`` via a temporary file and an atomic rename."""
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "wb") as fh:
@@ -42,7 +43,7 @@ def save_checkpoint(path: str | Path, state: MDState) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: str | Path, config_hash: str) -> MDState | None:
+def load_checkpoint(path: str | Path, config_hash: str) -> Any:
     """The stored state, or None when there is none; refuses a checkpoint of another run."""
     path = Path(path)
     if not path.exists():

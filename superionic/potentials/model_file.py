@@ -17,10 +17,12 @@ import numpy as np
 
 from superionic.core.errors import InputError
 from superionic.core.estimate import to_jsonable
+from superionic.potentials.qmtp import PARAMETERS
 
 FORMAT_NAME = "superionic-qmtp"
-FORMAT_VERSION = "1.0"
-_PARAMS = ("radial_coeffs_", "xi_", "e0_", "chi0_", "w_chi_", "hardness_", "sigma_")
+#: 1.1 added ``repulsion_r_outer_`` (ZBL baseline radii); 1.0 files load without a baseline.
+FORMAT_VERSION = "1.1"
+_PARAMS = PARAMETERS
 
 
 def _header(model) -> dict[str, Any]:
@@ -38,6 +40,10 @@ def _header(model) -> dict[str, Any]:
         "n_basis": int(model.n_basis),
         "charges": bool(model.charges),
         "ewald_accuracy": float(model.ewald_accuracy),
+        "repulsion_r_outer_A": {f"{chemical_symbols[a]}-{chemical_symbols[b]}":
+                                float(model.repulsion_r_outer_[i, j])
+                                for i, a in enumerate(model.species)
+                                for j, b in enumerate(model.species) if j >= i},
         "parameter_shapes": {k: list(getattr(model, k).shape) for k in _PARAMS},
         "metadata": to_jsonable(model.metadata),
     }
@@ -121,7 +127,7 @@ def load_model(path: str | Path):
     header = inspect_model(path)
     with zipfile.ZipFile(path) as zf:
         with np.load(io.BytesIO(zf.read("parameters.npz"))) as npz:
-            params = {k: npz[k] for k in _PARAMS}
+            params = {k: npz[k] for k in _PARAMS if k in npz.files}
     return QMTP(
         species=tuple(header["atomic_numbers"]),
         level=int(header["level"]),

@@ -6,6 +6,8 @@ Short range: E_MTP = Σ_i [E0_{z_i} + Σ_α ξ_α B_α(i)] (Shapeev, Multiscale 
 σ_z (Rappé & Goddard, J. Phys. Chem. 95, 3358 (1991); Ko et al., Nat. Commun. 12, 398 (2021)):
 E = E_MTP + Σ_i (χ_i q_i + ½ J_i q_i²) + ½ qᵀ A q, with q minimising it at fixed total charge.
 At the minimum, forces are −∂E/∂R|_q = −Σ_i q_i ∂χ_i/∂R − ∂E_elec/∂R|_q − ∂E_MTP/∂R.
+A ZBL repulsive baseline, zero on the training data, guards the short distances the data never
+reached (:mod:`superionic.potentials.repulsion`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from superionic.potentials.mtp_numba import (
     pair_forces_virial,
     periodic_neighbour_list,
 )
+from superionic.potentials.repulsion import pair_tables, repulsion_pairs
 
 #: Default Gaussian charge width (Å) and hardness (eV/e²) of every species.
 DEFAULT_SIGMA_A = 1.0
@@ -45,6 +48,10 @@ class Neighbours:
     vectors: np.ndarray
     start: np.ndarray
 
+
+#: Names of the learned (and fixed-from-data) parameter arrays of :class:`QMTP`.
+PARAMETERS = ("radial_coeffs_", "xi_", "e0_", "chi0_", "w_chi_", "hardness_", "sigma_",
+              "repulsion_r_outer_")
 
 #: Largest periodic cell handled by the O(N²) numba neighbour list; ASE's cell list beyond.
 BRUTE_FORCE_MAX_ATOMS = 3000
@@ -87,7 +94,8 @@ class QMTP:
     Parameters (trailing underscore = learned): ``radial_coeffs_`` (S, S, n_mu, n_beta) =
     c^{(β)}_{μ, z_i, z_j}; ``xi_`` (n_basis,); ``e0_`` (S,) reference energies (eV);
     ``chi0_`` (S,) eV; ``w_chi_`` (S, n_basis) eV; ``hardness_`` (S,) eV/e²;
-    ``sigma_`` (S,) Å Gaussian widths.
+    ``sigma_`` (S,) Å Gaussian widths; ``repulsion_r_outer_`` (S, S) Å, the distance below which
+    each species pair's ZBL baseline switches on (0: no baseline for that pair).
     """
 
     species: tuple[int, ...]
@@ -103,6 +111,7 @@ class QMTP:
     w_chi_: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
     hardness_: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
     sigma_: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    repulsion_r_outer_: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
     ewald_accuracy: float = 1e-8
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -134,7 +143,9 @@ class QMTP:
             self.hardness_ = np.full(S, DEFAULT_HARDNESS_EV)
         if self.sigma_ is None:
             self.sigma_ = np.full(S, DEFAULT_SIGMA_A)
-        for name in ("radial_coeffs_", "xi_", "e0_", "chi0_", "w_chi_", "hardness_", "sigma_"):
+        if self.repulsion_r_outer_ is None:
+            self.repulsion_r_outer_ = np.zeros((S, S))
+        for name in PARAMETERS:
             setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=float))
         expected = {
             "radial_coeffs_": (S, S, prog.n_mu, self.n_beta),
@@ -144,6 +155,7 @@ class QMTP:
             "w_chi_": (S, prog.n_basis),
             "hardness_": (S,),
             "sigma_": (S,),
+            "repulsion_r_outer_": (S, S),
         }
         for name, shape in expected.items():
             if getattr(self, name).shape != shape:
@@ -194,6 +206,16 @@ class QMTP:
             raise InputError(f"elements {missing} are not in the model", source=source,
                              field="numbers", expected=f"only {self.symbols}")
         return np.array([lookup[z] for z in zs], dtype=np.int64)
+
+    @property
+    def has_repulsion(self) -> bool:
+        """Whether any species pair carries the ZBL baseline."""
+        return bool(np.any(self.repulsion_r_outer_ > 0))
+
+    def repulsion_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Z_i Z_j, screening lengths and switch radii per species pair (see
+        :func:`superionic.potentials.repulsion.pair_tables`)."""
+        return pair_tables(self.species, self.repulsion_r_outer_)
 
     def copy(self) -> QMTP:
         import copy
@@ -247,6 +269,9 @@ class QMTP:
             out["charges"] = np.zeros(n)
         dE_dr = backward(prog, sp, nb.start, nb.pair_j, nb.vectors, self.radial_coeffs_,
                          self.r_min, self.r_cut, vals, g[:, None, :])
+        if self.has_repulsion:
+            energy += repulsion_pairs(sp, nb.pair_i, nb.pair_j, nb.vectors,
+                                      *self.repulsion_tables(), dE_dr[0])
         reduce = md.pair_forces_virial if md is not None else pair_forces_virial
         forces, virial = reduce(dE_dr, nb.pair_i, nb.pair_j, nb.vectors, n)
         forces = forces[0]

@@ -309,11 +309,28 @@ class QMTPTorch(torch.nn.Module):
             self.w_chi.mul_(self.basis_scale / new)
             self.basis_scale.copy_(new)
 
-    def basis(self, b: Batch, positions: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        vec = positions[b.pair_j] - positions[b.pair_i] + torch.einsum(
+    @staticmethod
+    def pair_vectors(b: Batch, positions: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        """r_ij = R_j − R_i + S_ij · cell of every directed pair (P, 3)."""
+        return positions[b.pair_j] - positions[b.pair_i] + torch.einsum(
             "pa,pab->pb", b.pair_shift, cells[b.pair_system])
+
+    def basis(self, b: Batch, positions: torch.Tensor, cells: torch.Tensor,
+              vec: torch.Tensor | None = None) -> torch.Tensor:
+        vec = self.pair_vectors(b, positions, cells) if vec is None else vec
         return basis_torch(self.tp, b.species, b.pair_i, b.pair_j, vec, self.radial_coeffs,
                            self.model.r_min, self.model.r_cut)
+
+    def repulsion(self, b: Batch, vec: torch.Tensor) -> torch.Tensor | None:
+        """ZBL baseline energy per system (S,), or None without a baseline."""
+        if not self.model.has_repulsion:
+            return None
+        from superionic.potentials.repulsion import repulsion_torch
+
+        e = repulsion_torch(vec, b.species[b.pair_i], b.species[b.pair_j], self.model.species,
+                            self.model.repulsion_r_outer_)
+        return torch.zeros(b.n_systems, dtype=vec.dtype, device=vec.device).index_add(
+            0, b.pair_system, e)
 
     def forward(self, b: Batch, forces: bool = True, stress: bool = True,
                 create_graph: bool = False) -> dict[str, torch.Tensor]:
@@ -324,11 +341,15 @@ class QMTPTorch(torch.nn.Module):
         strain = torch.eye(3, dtype=pos.dtype, device=pos.device) + eps
         pos_s = torch.einsum("na,nab->nb", pos, strain[b.system])
         cells_s = b.cells @ strain
-        B = self.basis(b, pos_s, cells_s)
+        vec = self.pair_vectors(b, pos_s, cells_s)
+        B = self.basis(b, pos_s, cells_s, vec)
         xi = self.xi * self.basis_scale
         e_atom = B @ xi + self.e0[b.species]
         energy = torch.zeros(b.n_systems, dtype=pos.dtype, device=pos.device)
         energy = energy.index_add(0, b.system, e_atom)
+        e_rep = self.repulsion(b, vec)
+        if e_rep is not None:
+            energy = energy + e_rep
         charges = torch.zeros_like(e_atom)
         dense = self.model.charges and self._dense(b, create_graph)
         if self.model.charges:
@@ -357,7 +378,11 @@ class QMTPTorch(torch.nn.Module):
         if need_grad and dense:
             # dE/dB at fixed charges: xi + q w (the charges enter through chi = chi0 + w.B)
             cot = xi.expand_as(B) + charges[:, None] * w[b.species]
-            g_pos, g_eps = torch.autograd.grad(B, (pos, eps), grad_outputs=cot,
+            outs, cots = [B], [cot]
+            if e_rep is not None:
+                outs.append(e_rep)
+                cots.append(torch.ones_like(e_rep))
+            g_pos, g_eps = torch.autograd.grad(outs, (pos, eps), grad_outputs=cots,
                                                create_graph=create_graph)
             g_pos = g_pos + g_pos_q
             g_eps = g_eps + g_eps_q

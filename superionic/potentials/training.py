@@ -28,6 +28,7 @@ from superionic.core.errors import InputError
 from superionic.core.units import EV_PER_A3_TO_GPA
 from superionic.potentials.mtp_numba import basis_gradients, basis_values, pair_forces_virial
 from superionic.potentials.qmtp import QMTP, find_neighbours
+from superionic.potentials.repulsion import outer_radii
 
 log = logging.getLogger(__name__)
 
@@ -489,6 +490,7 @@ def train(
     n_inits: int = 1,
     max_seconds: float | None = None,
     scale_charges: bool = True,
+    repulsion: bool = True,
 ) -> TrainingResult:
     """Fit a QMTP to labelled ``structures``; reproducible for a given ``seed``.
 
@@ -503,6 +505,9 @@ def train(
     ``scale_charges`` (new charged models): before the nonlinear stage, scale the initial
     electronegativity differences (Pauling order) to the size the labels call for
     (:func:`fit_charge_scale`), so charges are learned from energies and forces alone.
+    ``repulsion``: switch the ZBL baseline on below 85 % of each species pair's shortest
+    distance in ``structures`` (zero on all of them, so the fit is unchanged;
+    :mod:`superionic.potentials.repulsion`); False removes it.
     """
     import torch
 
@@ -510,7 +515,8 @@ def train(
     try:
         return _train(structures, model, level, species, r_cut, r_min, n_beta, charges, seed,
                       val_fraction, epochs, weights, optimizer, learning_rate, patience, device,
-                      progress, fit_radial, threads, n_inits, max_seconds, scale_charges)
+                      progress, fit_radial, threads, n_inits, max_seconds, scale_charges,
+                      repulsion)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -518,7 +524,7 @@ def train(
 def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, seed,
            val_fraction, epochs, weights, optimizer, learning_rate, patience, device, progress,
            fit_radial, threads, n_inits, max_seconds=None,
-           scale_charges=True) -> TrainingResult:
+           scale_charges=True, repulsion=True) -> TrainingResult:
     import torch
     from tqdm.auto import tqdm
 
@@ -549,6 +555,9 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
     else:
         model = model.copy()
         fresh = False
+    model.repulsion_r_outer_ = outer_radii(
+        structures, model.species, [cache.neighbours(a, model.r_cut) for a in structures],
+        model.r_cut) if repulsion else np.zeros_like(model.repulsion_r_outer_)
     i_tr, i_val = split(len(structures), val_fraction, seed)
     train_set = [structures[i] for i in i_tr]
     val_set = [structures[i] for i in i_val]

@@ -38,7 +38,11 @@ def _cell(seed=0):
 def test_contraction_matches_explicit_tensor_formula():
     # B = M_{0,1} . M_{0,1} (level 6) computed from its definition with numpy
     m = QMTP(("Li",), level=6, r_cut=4.0, r_min=1.0, charges=False)
-    atoms = Atoms("Li5", positions=np.random.default_rng(1).uniform(0, 3, (5, 3)), pbc=False)
+    rng = np.random.default_rng(1)
+    while True:  # all pairs inside the Chebyshev range [r_min, r_cut) or beyond the cutoff
+        atoms = Atoms("Li5", positions=rng.uniform(0, 3, (5, 3)), pbc=False)
+        if atoms.get_all_distances()[np.triu_indices(5, 1)].min() > 1.0:
+            break
     B = m.basis(atoms)
     prog = m.program
     from superionic.potentials.mtp_basis import basis_functions as bf

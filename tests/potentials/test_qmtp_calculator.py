@@ -1,5 +1,6 @@
 """QMTP ASE calculator and model file: ASE drivers, energy conservation, save/load round trip."""
 
+import io
 import json
 import zipfile
 
@@ -59,6 +60,7 @@ def test_nve_energy_conservation():
 def test_model_file_round_trip(tmp_path):
     m = QMTP.random(["Li", "P", "S"], level=12, seed=8, charges=True, r_cut=4.0)
     m.metadata = {"note": "test", "train_rmse": {"force_rmse_eV_per_A": 0.01}}
+    m.repulsion_r_outer_ = np.array([[2.5, 2.6, 2.7], [2.6, 2.8, 2.9], [2.7, 2.9, 3.0]])
     act = ActiveSet(m).fit([_cell(s) for s in range(3)])
     path = m.save(tmp_path / "model.qmtp", active_set=act)
     m2 = QMTP.load(path)
@@ -76,6 +78,29 @@ def test_model_file_round_trip(tmp_path):
     head = inspect_model(path)
     assert head["level"] == 12 and head["species"] == ["Li", "P", "S"]
     assert head["metadata"]["note"] == "test" and head["charges"] is True
+    assert head["repulsion_r_outer_A"]["P-S"] == 2.9
+
+
+def test_model_file_of_format_1_0_loads_without_baseline(tmp_path):
+    # files written before the ZBL baseline existed (format 1.0) hold no radii
+    m = QMTP.random(["Li", "S"], level=8, seed=1, charges=False)
+    path = m.save(tmp_path / "m.qmtp")
+    with zipfile.ZipFile(path) as zf:
+        header = json.loads(zf.read("header.json"))
+        with np.load(io.BytesIO(zf.read("parameters.npz"))) as npz:
+            params = {k: npz[k] for k in npz.files if k != "repulsion_r_outer_"}
+    header["format_version"] = "1.0"
+    buf = io.BytesIO()
+    np.savez(buf, **params)
+    old = tmp_path / "old.qmtp"
+    with zipfile.ZipFile(old, "w") as zf:
+        zf.writestr("header.json", json.dumps(header))
+        zf.writestr("parameters.npz", buf.getvalue())
+    m2 = QMTP.load(old)
+    assert not m2.has_repulsion and m2.repulsion_r_outer_.shape == (2, 2)
+    a = _cell(1)
+    a.numbers[a.numbers == 15] = 16
+    assert m2.compute(a)["energy"] == m.compute(a)["energy"]
 
 
 def test_model_file_unknown_version(tmp_path):
