@@ -604,6 +604,21 @@ def _prod_key(key: dict[str, Any], T: float, round_: int, steps: int) -> str:
     return input_hash(key | {"production_T": T, "round": round_, "steps": steps})
 
 
+def _log_stderr(est: Any) -> float:
+    """Standard error of ln(value) from an estimate's 95 % interval; an interval open on one
+    side (short runs give upper bounds of inf) falls back on its finite side or on the
+    relative stderr, whichever is wider (inf when nothing finite is known)."""
+    lo, hi = est.ci95
+    v = est.value
+    candidates = [est.stderr / v] if v > 0 else []
+    if lo > 0 and math.isfinite(hi):
+        candidates.append((math.log(hi) - math.log(lo)) / (2 * 1.959964))
+    elif lo > 0 and v > lo:
+        candidates.append((math.log(v) - math.log(lo)) / 1.959964)
+    finite = [c for c in candidates if math.isfinite(c) and c > 0]
+    return max(finite) if finite else math.inf
+
+
 def _sigma_arrhenius(temps: list[float], diffusions: list[Any]) -> tuple[Any, list[str]]:
     """Weighted Arrhenius fit of sigma_NE·T (Nernst–Einstein conductivity from D*) over the
     temperatures, with log-scale errors from each interval; returns the fit and its warnings
@@ -612,13 +627,14 @@ def _sigma_arrhenius(temps: list[float], diffusions: list[Any]) -> tuple[Any, li
 
     from superionic.transport.arrhenius import fit_arrhenius
 
-    sig, sig_log_err = [], []
-    for r in diffusions:
-        s = r.sigma_NE_S_per_cm
-        lo, hi = s.ci95
-        sig.append(s.value)
-        sig_log_err.append((math.log(hi) - math.log(lo)) / (2 * 1.959964) if lo > 0 else
-                           s.stderr / s.value)
+    sig = [r.sigma_NE_S_per_cm.value for r in diffusions]
+    sig_log_err = [_log_stderr(r.sigma_NE_S_per_cm) for r in diffusions]
+    if not all(math.isfinite(e) for e in sig_log_err):
+        from superionic.dynamics.md import SimulationError
+
+        bad = [T for T, e in zip(temps, sig_log_err, strict=True) if not math.isfinite(e)]
+        raise SimulationError(f"no finite uncertainty of sigma at {bad} K: the MD there is too "
+                              "short to fit; give a larger budget")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = fit_arrhenius(temps, sig, multiply_by_T=True, log_stderr=sig_log_err,
@@ -636,9 +652,9 @@ def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict,
     for T in temps:
         r = prod[T]["diffusion"]
         h = r.haven_ratio
-        if h.value > 0 and h.ci95[0] > 0:
+        if h.value > 0 and math.isfinite(_log_stderr(h)):
             hav.append(math.log(h.value))
-            hav_log_err.append((math.log(h.ci95[1]) - math.log(h.ci95[0])) / (2 * 1.959964))
+            hav_log_err.append(_log_stderr(h))
         dims.append(r.dimensionality)
         rows.append({"T_K": T, "steps": prod[T]["steps"], "stop_reason": prod[T]["stop_reason"],
                      "atom_steps_per_s": prod[T]["atom_steps_per_s"],

@@ -46,3 +46,19 @@ def test_unreachable_stopping_settings_are_refused(field, value):
 
     with pytest.raises(InputError, match=field):
         ConductivityConfig(material="Li3N", **{field: value})
+
+
+def test_log_stderr_of_open_and_closed_intervals():
+    from superionic.workflows.conductivity import _log_stderr
+
+    # a closed log-normal interval: exp(±1.96 s) around the value gives back s
+    s = 0.3
+    est = Estimate(2.0, 0.6, ci95=(2.0 * math.exp(-1.959964 * s), 2.0 * math.exp(1.959964 * s)))
+    assert _log_stderr(est) == pytest.approx(s, rel=1e-9)
+    # open above (a short run): the wider of the lower side and the relative stderr
+    short = Estimate(0.068, 0.27, ci95=(0.0062, math.inf))
+    assert _log_stderr(short) == pytest.approx(0.27 / 0.068, rel=1e-12)
+    tight = Estimate(0.068, 0.001, ci95=(0.0062, math.inf))
+    assert _log_stderr(tight) == pytest.approx(math.log(0.068 / 0.0062) / 1.959964, rel=1e-12)
+    # nothing finite: no weight can be given
+    assert _log_stderr(Estimate(-1.0, 1.0, ci95=(-3.0, math.inf))) == math.inf
