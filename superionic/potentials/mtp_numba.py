@@ -3,7 +3,9 @@
 Forward: basic moments M_{μ,ν}(i) = Σ_j f_μ(r_ij) r̂_ij^{⊗ν} accumulated per neighbour, then the
 contraction program (:mod:`superionic.potentials.mtp_basis`). Backward: given per-atom weights
 g_i = ∂E/∂B(i), the program is run in reverse (adjoint) to ∂E/∂M, then to ∂E/∂r_ij per pair.
-Same scheme as mlip-2 (Novikov et al., Mach. Learn.: Sci. Technol. 2, 025002 (2021)).
+Same scheme as mlip-2 (Novikov et al., Mach. Learn.: Sci. Technol. 2, 025002 (2021)). The radial
+functions come from :func:`~superionic.potentials.radial.chebyshev_radial` (saturating below
+r_min); these kernels compile it in, so they are cached with it.
 """
 
 from __future__ import annotations
