@@ -162,6 +162,13 @@ class QMTP:
                 raise InputError(f"parameter {name} has shape {getattr(self, name).shape}",
                                  field=name, expected=str(shape))
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, also models pickled before the ZBL baseline existed (no baseline)."""
+        self.__dict__.update(state)
+        if state.get("repulsion_r_outer_") is None:
+            S = len(self.species)
+            self.repulsion_r_outer_ = np.zeros((S, S))
+
     # ---------------------------------------------------------------- construction helpers
     def random_radial_coeffs(self, rng: np.random.Generator) -> np.ndarray:
         """Random radial coefficients, scaled so each f_μ is O(1) per neighbour."""

@@ -125,3 +125,20 @@ def test_unknown_species_is_reported():
     m = QMTP.random(["Li", "S"], level=8, seed=1, charges=False)
     with pytest.raises(InputError, match="Cl"):
         m.compute(bulk("NaCl", "rocksalt", a=5.6))
+
+
+def test_models_pickled_before_the_baseline_load_without_it():
+    # run directories keep pickled models in their results store
+    import pickle
+
+    m = QMTP.random(["Li", "S"], level=8, seed=2, charges=False)
+    state = dict(m.__dict__)
+    del state["repulsion_r_outer_"]
+    old = QMTP.__new__(QMTP)
+    old.__dict__.update(state)
+    blob = pickle.dumps(old)
+    m2 = pickle.loads(blob)
+    assert m2.repulsion_r_outer_.shape == (2, 2) and not m2.has_repulsion
+    a = _cell(1)
+    a.numbers[a.numbers == 15] = 16
+    assert m2.compute(a)["energy"] == m.compute(a)["energy"]
