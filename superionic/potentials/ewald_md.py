@@ -37,7 +37,6 @@ from typing import Any
 
 import numba
 import numpy as np
-from ase.neighborlist import neighbor_list
 
 from superionic.core.errors import ConvergenceError, InputError
 from superionic.core.units import COULOMB_EV_A
@@ -52,8 +51,6 @@ __all__ = ["VerletList", "MDElectrostatics", "QEqResult", "DEFAULT_MD_ACCURACY",
 DEFAULT_MD_ACCURACY: float = 1e-5
 #: Default Verlet skin (Å).
 DEFAULT_SKIN_A: float = 1.0
-#: Largest periodic cell for the O(N²) numba pair search; ASE's O(N) cell list beyond.
-BRUTE_FORCE_MAX_ATOMS: int = 1500
 #: Relative cost ``w`` of one (atom, k-vector) term to one real-space pair in the choice of
 #: ``eta``: with tabulated pair terms and ~3 operator applications per step the optimum of
 #: measured MD step times on 128- and 768-atom cells (eta within ±10 % of it costs < 5 %).
@@ -76,16 +73,10 @@ LONGWAVE_MAX: int = 64
 
 
 def _pairs_full(positions: np.ndarray, cell: np.ndarray, r_list: float):
-    """Full periodic pair list ``(i, j, S)`` within ``r_list``, sorted by ``i``."""
-    if len(positions) <= BRUTE_FORCE_MAX_ATOMS:
-        i, j, S, _, _ = periodic_neighbour_list(positions, cell, float(r_list))
-        return i, j, S
-    from ase import Atoms
-
-    atoms = Atoms(positions=positions, cell=cell, pbc=True)
-    i, j, S = neighbor_list("ijS", atoms, float(r_list))
-    order = np.argsort(i, kind="stable")
-    return i[order].astype(np.int64), j[order].astype(np.int64), S[order].astype(np.int64)
+    """Full periodic pair list ``(i, j, S)`` within ``r_list``, sorted by ``i`` (all pairs
+    tested on small cells, a cell list on large ones)."""
+    i, j, S, _, _ = periodic_neighbour_list(positions, cell, float(r_list))
+    return i, j, S
 
 
 class VerletList:

@@ -274,11 +274,70 @@ def _periodic_pairs(frac, cell, h, r_cut2, counts, offsets, jj, shifts, vecs, fi
             counts[i] = m
 
 
-def periodic_neighbour_list(positions: np.ndarray, cell: np.ndarray, r_cut: float):
-    """Full neighbour list of a fully periodic cell: (i, j, shifts S, vectors D), sorted by i.
+@njit(cache=True, parallel=True)
+def _binned_pairs(frac, cell, r_cut2, n_bins, reach, atom_bin, bin_start, bin_atoms, counts,
+                  offsets, jj, shifts, vecs, fill):
+    """Cell-list version of :func:`_periodic_pairs`: atom i meets the atoms of the bins within
+    ``reach`` bins of its own along each lattice vector, each bin offset mapped to a bin of the
+    cell and a periodic image (distinct offsets give distinct (bin, image) pairs)."""
+    n = frac.shape[0]
+    for i in prange(n):
+        c = offsets[i]
+        m = 0
+        for o0 in range(-reach[0], reach[0] + 1):
+            t0 = atom_bin[i, 0] + o0
+            b0 = t0 % n_bins[0]
+            n0 = t0 // n_bins[0]
+            for o1 in range(-reach[1], reach[1] + 1):
+                t1 = atom_bin[i, 1] + o1
+                b1 = t1 % n_bins[1]
+                n1 = t1 // n_bins[1]
+                for o2 in range(-reach[2], reach[2] + 1):
+                    t2 = atom_bin[i, 2] + o2
+                    b2 = t2 % n_bins[2]
+                    n2 = t2 // n_bins[2]
+                    b = (b0 * n_bins[1] + b1) * n_bins[2] + b2
+                    for q in range(bin_start[b], bin_start[b + 1]):
+                        j = bin_atoms[q]
+                        if i == j and n0 == 0 and n1 == 0 and n2 == 0:
+                            continue
+                        a = frac[j, 0] - frac[i, 0] + n0
+                        bb = frac[j, 1] - frac[i, 1] + n1
+                        d = frac[j, 2] - frac[i, 2] + n2
+                        x = a * cell[0, 0] + bb * cell[1, 0] + d * cell[2, 0]
+                        y = a * cell[0, 1] + bb * cell[1, 1] + d * cell[2, 1]
+                        z = a * cell[0, 2] + bb * cell[1, 2] + d * cell[2, 2]
+                        if x * x + y * y + z * z >= r_cut2:
+                            continue
+                        if fill:
+                            jj[c] = j
+                            shifts[c, 0] = n0
+                            shifts[c, 1] = n1
+                            shifts[c, 2] = n2
+                            vecs[c, 0] = x
+                            vecs[c, 1] = y
+                            vecs[c, 2] = z
+                            c += 1
+                        else:
+                            m += 1
+        if not fill:
+            counts[i] = m
+
+
+#: From this many atoms on, :func:`periodic_neighbour_list` bins atoms (O(N)) instead of
+#: testing every pair (O(N²)).
+CELL_LIST_MIN_ATOMS = 256
+
+
+def periodic_neighbour_list(positions: np.ndarray, cell: np.ndarray, r_cut: float,
+                            method: str = "auto"):
+    """Full neighbour list of a fully periodic cell: (i, j, shifts S, vectors D, offsets),
+    sorted by i (``offsets``: where each i starts).
 
     D = R_j − R_i + S·cell for every image within ``r_cut`` (the same content as ASE's
-    ``neighbor_list('ijSD')``), O(N² × images): meant for cells up to a few thousand atoms.
+    ``neighbor_list('ijSD')``). ``method``: ``"pairs"`` tests every pair and image (O(N²)),
+    ``"cells"`` bins the atoms along the lattice vectors into bins at least r_cut wide (O(N)),
+    ``"auto"`` takes cells from ``CELL_LIST_MIN_ATOMS`` atoms on.
     """
     inv = np.linalg.inv(cell)
     frac = positions @ inv
@@ -291,13 +350,32 @@ def periodic_neighbour_list(positions: np.ndarray, cell: np.ndarray, r_cut: floa
     dummy_f = np.zeros((1, 3))
     dummy_s = np.zeros((1, 3), dtype=np.int64)
     r2 = float(r_cut) ** 2
-    _periodic_pairs(frac, cell, h, r2, counts, counts, dummy_i, dummy_s, dummy_f, False)
+    if method == "auto":
+        method = "cells" if n >= CELL_LIST_MIN_ATOMS else "pairs"
+    if method == "pairs":
+        def run(offsets, jj, shifts, vecs, fill):
+            _periodic_pairs(frac, cell, h, r2, counts, offsets, jj, shifts, vecs, fill)
+    elif method == "cells":
+        n_bins = np.maximum(1, np.floor(1.0 / h)).astype(np.int64)
+        reach = np.ceil(h * n_bins - 1e-12).astype(np.int64)
+        atom_bin = np.minimum((frac * n_bins).astype(np.int64), n_bins - 1)
+        flat = (atom_bin[:, 0] * n_bins[1] + atom_bin[:, 1]) * n_bins[2] + atom_bin[:, 2]
+        bin_atoms = np.argsort(flat, kind="stable").astype(np.int64)
+        bin_start = np.searchsorted(flat[bin_atoms], np.arange(int(np.prod(n_bins)) + 1))
+        bin_start = bin_start.astype(np.int64)
+
+        def run(offsets, jj, shifts, vecs, fill):
+            _binned_pairs(frac, cell, r2, n_bins, reach, atom_bin, bin_start, bin_atoms, counts,
+                          offsets, jj, shifts, vecs, fill)
+    else:
+        raise ValueError(f"method {method!r}: 'auto', 'pairs' or 'cells'")
+    run(counts, dummy_i, dummy_s, dummy_f, False)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     total = int(offsets[-1])
     jj = np.empty(total, dtype=np.int64)
     shifts = np.empty((total, 3), dtype=np.int64)
     vecs = np.empty((total, 3))
-    _periodic_pairs(frac, cell, h, r2, counts, offsets, jj, shifts, vecs, True)
+    run(offsets, jj, shifts, vecs, True)
     ii = np.repeat(np.arange(n, dtype=np.int64), counts)
     shifts = shifts - floor[jj].astype(np.int64) + floor[ii].astype(np.int64)
     return ii, jj, shifts, vecs, offsets

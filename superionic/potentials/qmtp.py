@@ -53,13 +53,10 @@ class Neighbours:
 PARAMETERS = ("radial_coeffs_", "xi_", "e0_", "chi0_", "w_chi_", "hardness_", "sigma_",
               "repulsion_r_outer_")
 
-#: Largest periodic cell handled by the O(N²) numba neighbour list; ASE's cell list beyond.
-BRUTE_FORCE_MAX_ATOMS = 3000
-
 
 def find_neighbours(atoms: Atoms, r_cut: float) -> Neighbours:
     """Neighbour pairs within ``r_cut``, periodic images included, sorted by centre atom."""
-    if bool(np.all(atoms.pbc)) and len(atoms) <= BRUTE_FORCE_MAX_ATOMS:
+    if bool(np.all(atoms.pbc)):
         i, j, S, D, _ = periodic_neighbour_list(atoms.positions, atoms.cell.array, float(r_cut))
     else:
         i, j, S, D = neighbor_list("ijSD", atoms, float(r_cut))

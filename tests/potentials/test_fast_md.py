@@ -12,7 +12,7 @@ from ase.neighborlist import neighbor_list
 from fdiff import fd_force, fd_stress_component
 
 from superionic.materials.reading import prepare_cell
-from superionic.potentials import ewald, ewald_md
+from superionic.potentials import ewald, ewald_md, mtp_numba
 from superionic.potentials.calculator import QMTPCalculator
 from superionic.potentials.ewald_md import VerletList
 from superionic.potentials.md_state import MDState
@@ -120,9 +120,9 @@ def test_fast_forces_stress_are_gradients_of_fast_energy(system):
 def test_verlet_list_equals_ase_neighbour_list(system, monkeypatch):
     atoms, _ = system
     rng = np.random.default_rng(5)
-    # O(N^2) numba search with the compiled selection, then ASE's cell list with the numpy one
+    # O(N^2) pair search with the compiled selection, then the cell list with the numpy one
     for threshold, min_work in ((10_000, 200_000), (0, 0)):
-        monkeypatch.setattr(ewald_md, "BRUTE_FORCE_MAX_ATOMS", threshold)
+        monkeypatch.setattr(mtp_numba, "CELL_LIST_MIN_ATOMS", threshold)
         monkeypatch.setattr(ewald_md, "PARALLEL_MIN_WORK", min_work)
         vl = VerletList(4.5, skin=0.6)
         a = atoms.copy()
