@@ -38,6 +38,10 @@ class ReferenceMaterial:
     conduction: str = "3D"
     notes: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    #: Highest temperature (K) at which this phase exists (a phase transition above it), and
+    #: its source; simulations of the phase stay below it.
+    max_temperature_K: float | None = None
+    max_temperature_source: str = ""
 
     def structure(self, **options: float | str) -> Structure:
         """The (possibly partially occupied) structure; see :func:`load_structure`."""
@@ -84,6 +88,9 @@ LIBRARY: dict[str, ReferenceMaterial] = {
             8.93e-07, "OBELiX; doi 10.1021/ja3110895",
             0.356, "Liu et al., JACS 135, 975 (2013) (nanoporous beta-Li3PS4)",
             cif="beta-Li3PS4.cif", aliases=("Li3PS4", "b-Li3PS4"),
+            max_temperature_K=740.0,
+            max_temperature_source="beta -> alpha transition at 746 K (stable from 573 K): "
+            "Homma et al., Solid State Ionics 182, 53 (2011)",
         ),
         ReferenceMaterial(
             "Li7P3S11", "Li7P3S11", "glass-ceramic",

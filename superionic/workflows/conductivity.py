@@ -138,7 +138,8 @@ def default_temperatures(Ea_eV: float | None, n: int = 4, t_hop_ps: float = 20.0
 
     The lowest T solves nu0 exp(-Ea / k_B T) t_hop = 1 (transition-state rate), the highest
     is 350 K above it (capped at ``T_max_K``, below which sulfide and halide frameworks stay
-    solid), evenly spaced in 1/T as an Arrhenius fit wants. QMTP MD reaches hundreds of ps,
+    solid, or below a library phase's transition), evenly spaced in 1/T as an Arrhenius fit
+    wants. QMTP MD reaches hundreds of ps,
     so a hop per 20 ps at the lowest T is enough, and the wider 1/T span sharpens Ea and the
     extrapolation to room temperature.
     """
@@ -148,6 +149,15 @@ def default_temperatures(Ea_eV: float | None, n: int = 4, t_hop_ps: float = 20.0
     t_high = min(t_low + 350.0, T_max_K)
     inv = np.linspace(1 / t_low, 1 / t_high, n)
     return [float(round(1 / x, 0)) for x in inv[::-1]]
+
+
+def run_temperatures(cfg: ConductivityConfig, entry: Any = None) -> list[float]:
+    """The production temperatures, ascending: the user's, or :func:`default_temperatures`
+    from the library entry's Ea, kept below the phase's transition temperature if it has one."""
+    if cfg.temperatures_K:
+        return sorted(cfg.temperatures_K)
+    t_max = min(1000.0, (entry.max_temperature_K if entry else None) or 1000.0)
+    return sorted(default_temperatures(entry.Ea_eV if entry else None, T_max_K=t_max))
 
 
 # --- stage functions (top-level, so they can run in worker processes) -------------------------
@@ -524,7 +534,7 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
         entry = get_material(cfg.material)
     except Exception:  # noqa: BLE001 - a structure file, not a library name
         entry = None
-    temps = sorted(cfg.temperatures_K or default_temperatures(entry.Ea_eV if entry else None))
+    temps = run_temperatures(cfg, entry)
     key = {k: v for k, v in asdict(cfg).items()
            if k not in _NOT_IN_KEY}
 

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from superionic.core.estimate import Estimate
@@ -62,3 +63,22 @@ def test_log_stderr_of_open_and_closed_intervals():
     assert _log_stderr(tight) == pytest.approx(math.log(0.068 / 0.0062) / 1.959964, rel=1e-12)
     # nothing finite: no weight can be given
     assert _log_stderr(Estimate(-1.0, 1.0, ci95=(-3.0, math.inf))) == math.inf
+
+
+def test_default_temperatures_stay_inside_the_phase():
+    from superionic.materials.library import get_material
+    from superionic.workflows.conductivity import ConductivityConfig, run_temperatures
+
+    # beta-Li3PS4 turns into alpha at 746 K (Homma et al., Solid State Ionics 182, 53 (2011))
+    beta = get_material("beta-Li3PS4")
+    temps = run_temperatures(ConductivityConfig(material="beta-Li3PS4"), beta)
+    assert len(temps) == 4 and temps == sorted(temps) and max(temps) < 746.0
+    # no transition known: the hop-rate defaults as before (548-898 K for LGPS's 0.25 eV)
+    lgps = get_material("Li10GeP2S12")
+    t = run_temperatures(ConductivityConfig(material="Li10GeP2S12"), lgps)
+    assert (t[0], t[-1]) == (548.0, 898.0)
+    # evenly spaced in 1/T up to the rounding to whole kelvin
+    assert np.allclose(np.diff(1 / np.array(t)), (1 / 898 - 1 / 548) / 3, rtol=2e-2)
+    # the user's list wins
+    cfg = ConductivityConfig(material="beta-Li3PS4", temperatures_K=[900.0, 800.0])
+    assert run_temperatures(cfg, beta) == [800.0, 900.0]
