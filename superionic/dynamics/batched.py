@@ -112,6 +112,8 @@ class BatchedMDResult:
     energy_drift_meV_per_atom_per_ps: list[float] | None
     neighbour_rebuilds: int
     device: str
+    max_extrapolation_grades: list[float] | None = None
+    stopped_early: str | None = None
     log: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,6 +184,7 @@ class BatchedMD:
         self._ref_positions: torch.Tensor | None = None
         self.forces: torch.Tensor | None = None
         self.energies: torch.Tensor | None = None
+        self.basis: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ set-up
     def _ewald_parameters(self) -> list:
@@ -253,6 +256,7 @@ class BatchedMD:
         out = self.torch_model(self._batch, forces=True, stress=False)
         self.energies = out["energy"].detach()
         self.forces = out["forces"].detach()
+        self.basis = out["basis"].detach()
 
     # ------------------------------------------------------------------ integration
     def step(self) -> None:
@@ -305,11 +309,18 @@ def run_batched_md(model: QMTP, systems: Sequence[Atoms], *,
                    sample_every: int = 10, checkpoint_every: int = 500, device: str = "cpu",
                    seed: int = 0, resume: bool = True, progress: bool = False,
                    names: Sequence[str] | None = None,
-                   checkpoint_name: str = "checkpoint.pkl") -> BatchedMDResult:
+                   checkpoint_name: str = "checkpoint.pkl", active_set: Any = None,
+                   break_grade: float | None = None, check_every: int = 1
+                   ) -> BatchedMDResult:
     """Run ``steps`` steps of every system together; trajectories ``out_dir/NAME.h5``.
 
     ``out_dir/checkpoint_name`` holds the state every ``checkpoint_every`` steps; a rerun with
     the same settings continues from it (frames written after it are dropped and recomputed).
+    With an ``active_set`` (:class:`~superionic.potentials.active_learning.ActiveSet` of the
+    model) each system's extrapolation grade is taken every ``check_every`` steps from the
+    basis the force call already computed; the largest per system is reported, and the run
+    stops (``stopped_early``) as soon as one passes ``break_grade`` (default: the active
+    learning break grade), the potential being outside its training domain there.
     """
     from superionic.io.h5md import H5MDWriter
 
@@ -347,6 +358,24 @@ def run_batched_md(model: QMTP, systems: Sequence[Atoms], *,
     writers = [H5MDWriter(p, a.get_chemical_symbols(), timestep_fs=timestep_fs,
                           frame_interval_fs=timestep_fs * sample_every, masses=a.get_masses(),
                           append=start_step > 0) for p, a in zip(paths, systems, strict=True)]
+    if active_set is not None and break_grade is None:
+        from superionic.potentials.active_learning import DEFAULT_BREAK_GRADE
+
+        break_grade = DEFAULT_BREAK_GRADE
+    max_grades = [0.0] * len(systems)
+    stopped: str | None = None
+
+    def watch() -> str | None:
+        basis = md.basis.cpu().numpy()
+        for k, a in enumerate(systems):
+            g = float(active_set.grade_from_basis(
+                basis[int(md.slices[k]):int(md.slices[k + 1])], a)[0])
+            max_grades[k] = max(max_grades[k], g)
+            if g > break_grade:
+                return (f"system {names[k]}: extrapolation grade {g:.3g} > {break_grade:g} "
+                        f"at step {step}")
+        return None
+
     log: dict[str, list] = {"time_fs": [], "epot_eV": [], "ekin_eV": []}
     buffers: list[list[dict[str, np.ndarray]]] = [[] for _ in systems]
     step = start_step
@@ -404,6 +433,10 @@ def run_batched_md(model: QMTP, systems: Sequence[Atoms], *,
                 t_first, first_step = time.perf_counter(), step  # start-up excluded
             if step % sample_every == 0:
                 sample()
+            if active_set is not None and step % check_every == 0:
+                stopped = watch()
+                if stopped:
+                    break
             if step % checkpoint_every == 0:
                 checkpoint(wall_before + time.perf_counter() - t_start)
             if bar is not None:
@@ -437,5 +470,7 @@ def run_batched_md(model: QMTP, systems: Sequence[Atoms], *,
         atom_steps_per_s=float(rate), wall_s=wall_before + t_end - t_start,
         resumed_from_step=start_step, mean_temperature_K=mean_t,
         energy_drift_meV_per_atom_per_ps=drift, neighbour_rebuilds=md.n_rebuilds,
-        device=str(md.device), log=log)
+        device=str(md.device),
+        max_extrapolation_grades=max_grades if active_set is not None else None,
+        stopped_early=stopped, log=log)
 

@@ -173,3 +173,31 @@ def test_cli_md_single_and_replicas(tmp_path, capsys):
     assert main(["md", str(poscar), *common[2:], "--potential", "chgnet", "--out",
                  str(tmp_path / "x.h5"), "--replicas", "2"]) != 0
     assert "expected a QMTP model file" in capsys.readouterr().err
+
+
+def test_extrapolation_grade_stops_the_batch(tmp_path, single_thread):
+    from superionic.potentials.active_learning import ActiveSet
+
+    m = _soft_spheres()
+    m.xi_[:] = 1e-9  # same forces; a basis for the grades
+    base = _cell(11, distort=0.0)
+    train = []
+    for k in range(12):
+        a = base.copy()
+        a.rattle(0.05, seed=k)
+        train.append(a)
+    act = ActiveSet(m).fit(train)
+    # grades on the configurations the set was fitted on are <= 1 (D-optimality)
+    assert max(act.grade(a)[0] for a in train) <= 1.0 + 1e-9
+    cold = run_batched_md(m, [base, base], temperatures_K=[20.0, 20.0], steps=30,
+                          timestep_fs=1.0, out_dir=tmp_path / "cold", active_set=act,
+                          break_grade=1e6)
+    assert cold.stopped_early is None and cold.steps == 30
+    assert len(cold.max_extrapolation_grades) == 2
+    # one hot system in the batch leaves the fitted neighbourhoods: the run stops, naming it
+    hot = run_batched_md(m, [base, base], temperatures_K=[20.0, 3000.0], steps=400,
+                         timestep_fs=1.0, out_dir=tmp_path / "hot", active_set=act,
+                         break_grade=5.0, names=["cold", "hot"])
+    assert hot.stopped_early is not None and "system hot" in hot.stopped_early
+    assert hot.steps < 400 and hot.max_extrapolation_grades[1] > 5.0
+    assert hot.max_extrapolation_grades[0] < hot.max_extrapolation_grades[1]
