@@ -16,11 +16,15 @@ extrapolated MTP.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ase import Atoms
 from ase.data import covalent_radii
 from numba import njit
+
+if TYPE_CHECKING:
+    import torch
 
 #: e²/(4πε₀) in eV·Å (CODATA 2018).
 COULOMB_EV_A = 14.399645
@@ -99,7 +103,8 @@ def pair_tables(species: Sequence[int], r_outer: np.ndarray
     return zz, a, r_in, r_out
 
 
-def repulsion_torch(vec, sp_i, sp_j, species: Sequence[int], r_outer: np.ndarray):
+def repulsion_torch(vec: torch.Tensor, sp_i: torch.Tensor, sp_j: torch.Tensor,
+                    species: Sequence[int], r_outer: np.ndarray) -> torch.Tensor:
     """Baseline energy of every directed pair (P,), halved (torch; differentiable)."""
     import torch
 
