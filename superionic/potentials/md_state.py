@@ -31,9 +31,6 @@ __all__ = ["MDState", "PARALLEL_MIN_ATOMS"]
 #: Smallest system (atoms) on which the MTP kernels run on several threads.
 PARALLEL_MIN_ATOMS: int = 400
 
-_forward_serial = numba.njit(cache=True)(mtp_numba.mtp_forward.py_func)
-_backward_serial = numba.njit(cache=True)(mtp_numba.mtp_backward.py_func)
-
 
 @numba.njit(cache=True)
 def _pair_forces_virial(dE_dr, pair_i, pair_j, pair_vec, forces, virial):  # pragma: no cover
@@ -89,26 +86,18 @@ class MDState:
                      pair_start: np.ndarray, pair_j: np.ndarray, pair_vec: np.ndarray,
                      radial_coeffs: np.ndarray, r_min: float, r_cut: float) -> np.ndarray:
         """:func:`superionic.potentials.mtp_numba.basis_values`, serial on small systems."""
-        if self._parallel(species.shape[0]):
-            return mtp_numba.basis_values(program, species, pair_start, pair_j, pair_vec,
-                                          radial_coeffs, r_min, r_cut)
-        return _forward_serial(
-            species, pair_start, pair_j, pair_vec, radial_coeffs, float(r_min), float(r_cut),
-            program.basic_mu, program.basic_pows, program.ia, program.ib, program.ic,
-            program.coeff, program.n_values)
+        return mtp_numba.basis_values(program, species, pair_start, pair_j, pair_vec,
+                                      radial_coeffs, r_min, r_cut,
+                                      parallel=self._parallel(species.shape[0]))
 
     def basis_gradients(self, program: ContractionProgram, species: np.ndarray,
                         pair_start: np.ndarray, pair_j: np.ndarray, pair_vec: np.ndarray,
                         radial_coeffs: np.ndarray, r_min: float, r_cut: float,
                         values: np.ndarray, g: np.ndarray) -> np.ndarray:
         """:func:`superionic.potentials.mtp_numba.basis_gradients`, serial on small systems."""
-        if self._parallel(species.shape[0]):
-            return mtp_numba.basis_gradients(program, species, pair_start, pair_j, pair_vec,
-                                             radial_coeffs, r_min, r_cut, values, g)
-        return _backward_serial(
-            species, pair_start, pair_j, pair_vec, radial_coeffs, float(r_min), float(r_cut),
-            program.basic_mu, program.basic_pows, program.ia, program.ib, program.ic,
-            program.coeff, program.basis_index, values, np.ascontiguousarray(g, dtype=float))
+        return mtp_numba.basis_gradients(program, species, pair_start, pair_j, pair_vec,
+                                         radial_coeffs, r_min, r_cut, values, g,
+                                         parallel=self._parallel(species.shape[0]))
 
     @staticmethod
     def pair_forces_virial(dE_dr: np.ndarray, pair_i: np.ndarray, pair_j: np.ndarray,

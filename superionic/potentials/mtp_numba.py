@@ -10,6 +10,8 @@ r_min); these kernels compile it in, so they are cached with it.
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
@@ -17,32 +19,88 @@ from superionic.potentials.ewald import _shift_range
 from superionic.potentials.mtp_basis import ContractionProgram
 from superionic.potentials.radial import chebyshev_radial
 
+#: LLVM may reorder sums and fuse multiply-adds (no assumptions about NaN or infinity, so
+#: broken inputs still propagate as NaN).
+_FASTMATH = {"reassoc", "contract"}
+
+
+@njit(cache=True)
+def _moment_layout(basic_mu, basic_pows, n_mu):
+    """Dense layout of the basic moments: monomials x^a y^b z^c ordered by degree (a, then b
+    descending), so those of degree ≤ d are the first (d+1)(d+2)(d+3)/6; for each basic moment
+    its monomial and the monomials one lower in x, y, z (0 where that power is 0); for each μ
+    the number of monomials it uses. Returns (ν_max, n_mono, k_mono, k_low, mu_len)."""
+    nu_max = 0
+    for k in range(basic_mu.shape[0]):
+        nu_max = max(nu_max, basic_pows[k, 0] + basic_pows[k, 1] + basic_pows[k, 2])
+    n1 = nu_max + 1
+    index = np.zeros((n1, n1, n1), dtype=np.int64)
+    t = 0
+    for d in range(n1):
+        for a in range(d, -1, -1):
+            for b in range(d - a, -1, -1):
+                index[a, b, d - a - b] = t
+                t += 1
+    n_basic = basic_mu.shape[0]
+    k_mono = np.empty(n_basic, dtype=np.int64)
+    k_low = np.zeros((n_basic, 3), dtype=np.int64)
+    mu_deg = np.full(n_mu, -1, dtype=np.int64)
+    for k in range(n_basic):
+        a = basic_pows[k, 0]
+        b = basic_pows[k, 1]
+        c = basic_pows[k, 2]
+        k_mono[k] = index[a, b, c]
+        if a > 0:
+            k_low[k, 0] = index[a - 1, b, c]
+        if b > 0:
+            k_low[k, 1] = index[a, b - 1, c]
+        if c > 0:
+            k_low[k, 2] = index[a, b, c - 1]
+        mu_deg[basic_mu[k]] = max(mu_deg[basic_mu[k]], a + b + c)
+    mu_len = np.zeros(n_mu, dtype=np.int64)
+    for m in range(n_mu):
+        d = mu_deg[m]
+        if d >= 0:
+            mu_len[m] = (d + 1) * (d + 2) * (d + 3) // 6
+    return nu_max, t, k_mono, k_low, mu_len
+
 
 @njit(cache=True, inline="always")
-def _pair_setup(vec, zi, zj, radial_coeffs, r_min, r_cut, nu_max, Q, dQ, f, df, pw):
-    r = np.sqrt(vec[0] * vec[0] + vec[1] * vec[1] + vec[2] * vec[2])
+def _monomials(ux, uy, uz, nu_max, mono):
+    """All monomials of the unit vector up to degree ν_max in the order of
+    :func:`_moment_layout`: the degree-d block is x times the degree-(d−1) block, then y times
+    its a = 0 tail, then z times its last entry."""
+    mono[0] = 1.0
+    prev = 0
+    n_prev = 1
+    for d in range(1, nu_max + 1):
+        cur = prev + n_prev
+        for q in range(n_prev):
+            mono[cur + q] = ux * mono[prev + q]
+        tail = prev + n_prev - d
+        for q in range(d):
+            mono[cur + n_prev + q] = uy * mono[tail + q]
+        mono[cur + n_prev + d] = uz * mono[prev + n_prev - 1]
+        prev = cur
+        n_prev += d + 1
+
+
+@njit(cache=True, inline="always")
+def _radial_values(r, zi, zj, radial_coeffs, r_min, r_cut, Q, dQ, f, df):
+    """f_μ(r) = Σ_β c_{zi,zj,μ,β} Q_β(r) and its derivative, in place."""
     chebyshev_radial(r, r_min, r_cut, Q, dQ)
-    n_mu = f.shape[0]
-    n_beta = Q.shape[0]
-    for m in range(n_mu):
+    for m in range(f.shape[0]):
         s = 0.0
         ds = 0.0
-        for b in range(n_beta):
+        for b in range(Q.shape[0]):
             c = radial_coeffs[zi, zj, m, b]
             s += c * Q[b]
             ds += c * dQ[b]
         f[m] = s
         df[m] = ds
-    for d in range(3):
-        u = vec[d] / r
-        pw[d, 0] = 1.0
-        for p in range(1, nu_max + 1):
-            pw[d, p] = pw[d, p - 1] * u
-    return r
 
 
-@njit(cache=True, parallel=True)
-def mtp_forward(
+def _forward(
     species: np.ndarray,
     pair_start: np.ndarray,
     pair_j: np.ndarray,
@@ -58,36 +116,57 @@ def mtp_forward(
     coeff: np.ndarray,
     n_values: int,
 ) -> np.ndarray:
-    """All program values per atom, shape (N, n_values); pairs sorted by centre atom."""
+    """All program values per atom, shape (N, n_values); pairs sorted by centre atom. The
+    moments are accumulated densely over (μ, monomial), which every basic moment fills."""
     n_atoms = species.shape[0]
     n_basic = basic_mu.shape[0]
     n_mu = radial_coeffs.shape[2]
     n_beta = radial_coeffs.shape[3]
-    nu_max = 0
-    for k in range(n_basic):
-        nu = basic_pows[k, 0] + basic_pows[k, 1] + basic_pows[k, 2]
-        nu_max = max(nu_max, nu)
+    nu_max, n_mono, k_mono, k_low, mu_len = _moment_layout(basic_mu, basic_pows, n_mu)
     vals = np.zeros((n_atoms, n_values))
     for i in prange(n_atoms):
         Q = np.empty(n_beta)
         dQ = np.empty(n_beta)
         f = np.empty(n_mu)
         df = np.empty(n_mu)
-        pw = np.empty((3, nu_max + 1))
-        v = vals[i]
+        mono = np.empty(n_mono)
+        acc = np.zeros((n_mu, n_mono))
+        zi = species[i]
         for p in range(pair_start[i], pair_start[i + 1]):
-            _pair_setup(pair_vec[p], species[i], species[pair_j[p]], radial_coeffs, r_min, r_cut,
-                        nu_max, Q, dQ, f, df, pw)
-            for k in range(n_basic):
-                v[k] += f[basic_mu[k]] * pw[0, basic_pows[k, 0]] * pw[1, basic_pows[k, 1]] * \
-                    pw[2, basic_pows[k, 2]]
+            x = pair_vec[p, 0]
+            y = pair_vec[p, 1]
+            z = pair_vec[p, 2]
+            r = np.sqrt(x * x + y * y + z * z)
+            _radial_values(r, zi, species[pair_j[p]], radial_coeffs, r_min, r_cut, Q, dQ, f, df)
+            inv_r = 1.0 / r
+            _monomials(x * inv_r, y * inv_r, z * inv_r, nu_max, mono)
+            for m in range(n_mu):
+                fm = f[m]
+                row = acc[m]
+                for t in range(mu_len[m]):
+                    row[t] += fm * mono[t]
+        v = vals[i]
+        for k in range(n_basic):
+            v[k] = acc[basic_mu[k], k_mono[k]]
         for t in range(ia.shape[0]):
             v[ic[t]] += coeff[t] * v[ia[t]] * v[ib[t]]
     return vals
 
 
-@njit(cache=True, parallel=True)
-def mtp_backward(
+@njit(cache=True, inline="always")
+def _adjoint(i, kk, g, basis_index, ia, ib, ic, coeff, v, grad):
+    """∂(g_i · B(i))/∂value for weight set kk, by the contraction program run in reverse."""
+    grad[:] = 0.0
+    for a in range(basis_index.shape[0]):
+        grad[basis_index[a]] += g[i, kk, a]
+    for t in range(ia.shape[0] - 1, -1, -1):
+        gc = coeff[t] * grad[ic[t]]
+        if gc != 0.0:
+            grad[ia[t]] += gc * v[ib[t]]
+            grad[ib[t]] += gc * v[ia[t]]
+
+
+def _backward_one(
     species: np.ndarray,
     pair_start: np.ndarray,
     pair_j: np.ndarray,
@@ -105,67 +184,143 @@ def mtp_backward(
     vals: np.ndarray,
     g: np.ndarray,
 ) -> np.ndarray:
-    """∂E/∂r_ij per pair for K weight sets: g (N, K, n_basis) -> (K, P, 3), r_ij = R_j − R_i."""
+    """∂E/∂r_ij per pair for one weight set (K = 1, MD): (1, P, 3).
+
+    With w_k = ∂E/∂M_k and d(f m)/dr = u (f' m − ν f m / r) + f ∇_u m / r, the per-atom weights
+    are laid out densely over (μ, monomial) — w, ν w, and a w, b w, c w moved to the monomial
+    one lower in x, y, z — so each pair needs five dot products with its monomials per μ."""
+    n_atoms = species.shape[0]
+    n_basic = basic_mu.shape[0]
+    n_mu = radial_coeffs.shape[2]
+    n_beta = radial_coeffs.shape[3]
+    n_values = vals.shape[1]
+    nu_max, n_mono, k_mono, k_low, mu_len = _moment_layout(basic_mu, basic_pows, n_mu)
+    out = np.zeros((1, pair_vec.shape[0], 3))
+    for i in prange(n_atoms):
+        Q = np.empty(n_beta)
+        dQ = np.empty(n_beta)
+        f = np.empty(n_mu)
+        df = np.empty(n_mu)
+        mono = np.empty(n_mono)
+        grad = np.empty(n_values)
+        _adjoint(i, 0, g, basis_index, ia, ib, ic, coeff, vals[i], grad)
+        W = np.zeros((5, n_mu, n_mono))
+        for k in range(n_basic):
+            w = grad[k]
+            m = basic_mu[k]
+            W[0, m, k_mono[k]] += w
+            W[1, m, k_mono[k]] += w * (basic_pows[k, 0] + basic_pows[k, 1] + basic_pows[k, 2])
+            for d in range(3):
+                if basic_pows[k, d] > 0:
+                    W[2 + d, m, k_low[k, d]] += w * basic_pows[k, d]
+        zi = species[i]
+        for p in range(pair_start[i], pair_start[i + 1]):
+            x = pair_vec[p, 0]
+            y = pair_vec[p, 1]
+            z = pair_vec[p, 2]
+            r = np.sqrt(x * x + y * y + z * z)
+            _radial_values(r, zi, species[pair_j[p]], radial_coeffs, r_min, r_cut, Q, dQ, f, df)
+            inv_r = 1.0 / r
+            ux = x * inv_r
+            uy = y * inv_r
+            uz = z * inv_r
+            _monomials(ux, uy, uz, nu_max, mono)
+            s_r = 0.0
+            sx = 0.0
+            sy = 0.0
+            sz = 0.0
+            for m in range(n_mu):
+                a0 = 0.0
+                a1 = 0.0
+                a2 = 0.0
+                a3 = 0.0
+                a4 = 0.0
+                w0 = W[0, m]
+                w1 = W[1, m]
+                w2 = W[2, m]
+                w3 = W[3, m]
+                w4 = W[4, m]
+                for t in range(mu_len[m]):
+                    mt = mono[t]
+                    a0 += w0[t] * mt
+                    a1 += w1[t] * mt
+                    a2 += w2[t] * mt
+                    a3 += w3[t] * mt
+                    a4 += w4[t] * mt
+                s_r += df[m] * a0 - f[m] * inv_r * a1
+                sx += f[m] * a2
+                sy += f[m] * a3
+                sz += f[m] * a4
+            out[0, p, 0] = s_r * ux + sx * inv_r
+            out[0, p, 1] = s_r * uy + sy * inv_r
+            out[0, p, 2] = s_r * uz + sz * inv_r
+    return out
+
+
+def _backward_many(
+    species: np.ndarray,
+    pair_start: np.ndarray,
+    pair_j: np.ndarray,
+    pair_vec: np.ndarray,
+    radial_coeffs: np.ndarray,
+    r_min: float,
+    r_cut: float,
+    basic_mu: np.ndarray,
+    basic_pows: np.ndarray,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    ic: np.ndarray,
+    coeff: np.ndarray,
+    basis_index: np.ndarray,
+    vals: np.ndarray,
+    g: np.ndarray,
+) -> np.ndarray:
+    """∂E/∂r_ij per pair for K weight sets (training: one per basis function): (K, P, 3). The
+    derivative of every basic moment is formed once per pair and dotted with each set."""
     n_atoms = species.shape[0]
     n_basic = basic_mu.shape[0]
     n_mu = radial_coeffs.shape[2]
     n_beta = radial_coeffs.shape[3]
     n_k = g.shape[1]
     n_values = vals.shape[1]
-    nu_max = 0
-    for k in range(n_basic):
-        nu = basic_pows[k, 0] + basic_pows[k, 1] + basic_pows[k, 2]
-        nu_max = max(nu_max, nu)
+    nu_max, n_mono, k_mono, k_low, mu_len = _moment_layout(basic_mu, basic_pows, n_mu)
     out = np.zeros((n_k, pair_vec.shape[0], 3))
     for i in prange(n_atoms):
         Q = np.empty(n_beta)
         dQ = np.empty(n_beta)
         f = np.empty(n_mu)
         df = np.empty(n_mu)
-        pw = np.empty((3, nu_max + 1))
+        mono = np.empty(n_mono)
         grad = np.empty(n_values)
-        v = vals[i]
         gb = np.empty((n_k, n_basic))
         dm = np.empty((n_basic, 3))
         for kk in range(n_k):
-            grad[:] = 0.0
-            for a in range(basis_index.shape[0]):
-                grad[basis_index[a]] += g[i, kk, a]
-            for t in range(ia.shape[0] - 1, -1, -1):
-                gc = coeff[t] * grad[ic[t]]
-                if gc != 0.0:
-                    grad[ia[t]] += gc * v[ib[t]]
-                    grad[ib[t]] += gc * v[ia[t]]
+            _adjoint(i, kk, g, basis_index, ia, ib, ic, coeff, vals[i], grad)
             for k in range(n_basic):
                 gb[kk, k] = grad[k]
+        zi = species[i]
         for p in range(pair_start[i], pair_start[i + 1]):
-            r = _pair_setup(pair_vec[p], species[i], species[pair_j[p]], radial_coeffs, r_min,
-                            r_cut, nu_max, Q, dQ, f, df, pw)
-            ux = pw[0, 1]
-            uy = pw[1, 1]
-            uz = pw[2, 1]
+            x = pair_vec[p, 0]
+            y = pair_vec[p, 1]
+            z = pair_vec[p, 2]
+            r = np.sqrt(x * x + y * y + z * z)
+            _radial_values(r, zi, species[pair_j[p]], radial_coeffs, r_min, r_cut, Q, dQ, f, df)
             inv_r = 1.0 / r
+            ux = x * inv_r
+            uy = y * inv_r
+            uz = z * inv_r
+            _monomials(ux, uy, uz, nu_max, mono)
             for k in range(n_basic):
                 a = basic_pows[k, 0]
                 b = basic_pows[k, 1]
                 c = basic_pows[k, 2]
-                m = pw[0, a] * pw[1, b] * pw[2, c]
+                m = mono[k_mono[k]]
                 fm = f[basic_mu[k]]
-                # d(f m)/dr_vec = f' m u + f (∂m/∂u − ν m u) / r
                 rad = df[basic_mu[k]] * m - fm * (a + b + c) * m * inv_r
                 fr = fm * inv_r
-                dx = rad * ux
-                dy = rad * uy
-                dz = rad * uz
-                if a > 0:
-                    dx += fr * a * pw[0, a - 1] * pw[1, b] * pw[2, c]
-                if b > 0:
-                    dy += fr * b * pw[0, a] * pw[1, b - 1] * pw[2, c]
-                if c > 0:
-                    dz += fr * c * pw[0, a] * pw[1, b] * pw[2, c - 1]
-                dm[k, 0] = dx
-                dm[k, 1] = dy
-                dm[k, 2] = dz
+                dm[k, 0] = rad * ux + fr * a * mono[k_low[k, 0]]
+                dm[k, 1] = rad * uy + fr * b * mono[k_low[k, 1]]
+                dm[k, 2] = rad * uz + fr * c * mono[k_low[k, 2]]
             for kk in range(n_k):
                 sx = 0.0
                 sy = 0.0
@@ -181,6 +336,23 @@ def mtp_backward(
     return out
 
 
+def _compile_both(py_func):
+    """(thread-parallel, serial) compiled kernels: on small cells, and on machines whose cores
+    are shared, waking threads costs more than the per-atom loop itself. The serial one is
+    compiled from a renamed copy so that the two never share a numba cache entry."""
+    serial = types.FunctionType(py_func.__code__, py_func.__globals__,
+                                py_func.__name__ + "_serial", py_func.__defaults__,
+                                py_func.__closure__)
+    serial.__qualname__ = py_func.__qualname__ + "_serial"
+    return (njit(cache=True, parallel=True, fastmath=_FASTMATH)(py_func),
+            njit(cache=True, fastmath=_FASTMATH)(serial))
+
+
+_FORWARD = _compile_both(_forward)
+_BACKWARD_ONE = _compile_both(_backward_one)
+_BACKWARD_MANY = _compile_both(_backward_many)
+
+
 def basis_values(
     program: ContractionProgram,
     species: np.ndarray,
@@ -190,9 +362,11 @@ def basis_values(
     radial_coeffs: np.ndarray,
     r_min: float,
     r_cut: float,
+    parallel: bool = True,
 ) -> np.ndarray:
     """All program values per atom (N, n_values); basis B = values[:, program.basis_index]."""
-    return mtp_forward(
+    kernel = _FORWARD[0] if parallel else _FORWARD[1]
+    return kernel(
         species, pair_start, pair_j, pair_vec, radial_coeffs, float(r_min), float(r_cut),
         program.basic_mu, program.basic_pows, program.ia, program.ib, program.ic, program.coeff,
         program.n_values,
@@ -210,9 +384,12 @@ def basis_gradients(
     r_cut: float,
     values: np.ndarray,
     g: np.ndarray,
+    parallel: bool = True,
 ) -> np.ndarray:
     """∂(Σ_i g_i·B(i))/∂r_ij per pair, g of shape (N, K, n_basis) -> (K, P, 3)."""
-    return mtp_backward(
+    kernels = _BACKWARD_ONE if g.shape[1] == 1 else _BACKWARD_MANY
+    kernel = kernels[0] if parallel else kernels[1]
+    return kernel(
         species, pair_start, pair_j, pair_vec, radial_coeffs, float(r_min), float(r_cut),
         program.basic_mu, program.basic_pows, program.ia, program.ib, program.ic, program.coeff,
         program.basis_index, values, np.ascontiguousarray(g, dtype=float),

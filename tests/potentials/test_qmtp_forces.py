@@ -85,3 +85,26 @@ def test_torch_engine_finite_difference_with_charges():
             b.positions[i, d] -= s * h
         assert out["forces"][i, d].item() == pytest.approx(-(e[0] - e[1]) / (2 * h), abs=1e-7)
     assert isinstance(out["energy"], torch.Tensor)
+
+
+@pytest.mark.parametrize("level", [10, 16, 20])
+def test_kernel_paths_agree(level):
+    """The single-weight-set force kernel (MD) and the many-set kernel (training), serial and
+    threaded, give the same pair gradients; the forward kernel is the same both ways."""
+    from superionic.potentials.mtp_numba import basis_gradients, basis_values
+    from superionic.potentials.qmtp import find_neighbours
+
+    m = QMTP.random(["Li", "P", "S"], level=level, seed=3, r_cut=4.2)
+    a = lips_cell(seed=4).repeat((2, 1, 1))
+    nb = find_neighbours(a, m.r_cut)
+    args = (m.program, m.species_index(a), nb.start, nb.pair_j, nb.vectors, m.radial_coeffs_,
+            m.r_min, m.r_cut)
+    vals = basis_values(*args)
+    assert np.abs(basis_values(*args, parallel=False) - vals).max() <= 1e-13 * np.abs(vals).max()
+    g = np.random.default_rng(0).normal(size=(len(a), 3, m.n_basis))
+    many = basis_gradients(*args, vals, g)
+    scale = np.abs(many).max()
+    for k in range(3):
+        for parallel in (True, False):
+            one = basis_gradients(*args, vals, g[:, k:k + 1], parallel=parallel)
+            assert np.abs(one[0] - many[k]).max() < 1e-12 * scale
