@@ -3,9 +3,11 @@
 Forward: basic moments M_{μ,ν}(i) = Σ_j f_μ(r_ij) r̂_ij^{⊗ν} accumulated per neighbour, then the
 contraction program (:mod:`superionic.potentials.mtp_basis`). Backward: given per-atom weights
 g_i = ∂E/∂B(i), the program is run in reverse (adjoint) to ∂E/∂M, then to ∂E/∂r_ij per pair.
-Same scheme as mlip-2 (Novikov et al., Mach. Learn.: Sci. Technol. 2, 025002 (2021)). The radial
-functions come from :func:`~superionic.potentials.radial.chebyshev_radial` (saturating below
-r_min); these kernels compile it in, so they are cached with it.
+Same scheme as mlip-2 (Novikov et al., Mach. Learn.: Sci. Technol. 2, 025002 (2021)); here each
+atom's pairs are processed as one block (radial functions and monomials vectorised over the
+pairs, moments as dense (μ, monomial) products), which gives the same numbers to rounding. The
+radial functions are those of :func:`~superionic.potentials.radial.chebyshev_radial`
+(saturating below r_min).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from numba import njit, prange
 
 from superionic.potentials.ewald import _shift_range
 from superionic.potentials.mtp_basis import ContractionProgram
-from superionic.potentials.radial import chebyshev_radial
+from superionic.potentials.radial import SATURATION_A
 
 #: LLVM may reorder sums and fuse multiply-adds (no assumptions about NaN or infinity, so
 #: broken inputs still propagate as NaN).
@@ -66,38 +68,120 @@ def _moment_layout(basic_mu, basic_pows, n_mu):
 
 
 @njit(cache=True, inline="always")
-def _monomials(ux, uy, uz, nu_max, mono):
-    """All monomials of the unit vector up to degree ν_max in the order of
-    :func:`_moment_layout`: the degree-d block is x times the degree-(d−1) block, then y times
-    its a = 0 tail, then z times its last entry."""
-    mono[0] = 1.0
+def _block_setup(i, species, pair_start, pair_j, pair_vec, n_species, radial_coeffs, r_min, r_cut,
+                 nu_max, order, X, inv_r, f, df, mono):
+    """Everything per pair that atom i's moments need, laid out along its pairs q so that the
+    loops over pairs vectorise: ``order`` (its pairs sorted by neighbour species, so each
+    species pair's radial coefficients apply to one contiguous run), unit vectors X[3, q], 1/r,
+    radial functions f[μ, q] and f'[μ, q], and the monomials mono[t, q] of
+    :func:`_moment_layout`. The Chebyshev recurrence is that of
+    :func:`~superionic.potentials.radial.chebyshev_radial` written branch-free over the pairs
+    (zero beyond r_cut through max(r_cut − r, 0)), with its saturation below r_min applied
+    afterwards to the few pairs that need it. Monomials by degree blocks: the degree-d block
+    is x times the degree-(d−1) block, then y times its a = 0 tail, then z times its last
+    entry."""
+    lo = pair_start[i]
+    n = pair_start[i + 1] - lo
+    zi = species[i]
+    # counting sort by neighbour species
+    counts = np.zeros(n_species + 1, dtype=np.int64)
+    for q in range(n):
+        counts[species[pair_j[lo + q]] + 1] += 1
+    for s in range(n_species):
+        counts[s + 1] += counts[s]
+    seg = counts.copy()
+    for q in range(n):
+        s = species[pair_j[lo + q]]
+        order[seg[s]] = q
+        seg[s] += 1
+    r = np.empty(n)
+    for q in range(n):
+        p = lo + order[q]
+        x = pair_vec[p, 0]
+        y = pair_vec[p, 1]
+        z = pair_vec[p, 2]
+        rr = np.sqrt(x * x + y * y + z * z)
+        r[q] = rr
+        ir = 1.0 / rr
+        inv_r[q] = ir
+        X[0, q] = x * ir
+        X[1, q] = y * ir
+        X[2, q] = z * ir
+    n_beta = radial_coeffs.shape[3]
+    n_mu = radial_coeffs.shape[2]
+    width = r_cut - r_min
+    sc = 2.0 / width
+    xi = np.empty(n)
+    w = np.empty(n)
+    dw = np.empty(n)
+    for q in range(n):
+        re = max(r[q], r_min)
+        xi[q] = (2.0 * re - r_min - r_cut) / width
+        cr = max(r_cut - re, 0.0)
+        w[q] = cr * cr
+        dw[q] = -2.0 * cr
+    Q = np.empty((n_beta, n))
+    dQ = np.empty((n_beta, n))
+    t_prev = np.ones(n)
+    t_cur = xi.copy()
+    d_prev = np.zeros(n)
+    d_cur = np.ones(n)
+    for q in range(n):
+        Q[0, q] = w[q]
+        dQ[0, q] = dw[q]
+    if n_beta > 1:
+        for q in range(n):
+            Q[1, q] = xi[q] * w[q]
+            dQ[1, q] = sc * w[q] + xi[q] * dw[q]
+    for b in range(2, n_beta):
+        for q in range(n):
+            tn = 2.0 * xi[q] * t_cur[q] - t_prev[q]
+            dn = 2.0 * t_cur[q] + 2.0 * xi[q] * d_cur[q] - d_prev[q]
+            t_prev[q] = t_cur[q]
+            t_cur[q] = tn
+            d_prev[q] = d_cur[q]
+            d_cur[q] = dn
+            Q[b, q] = tn * w[q]
+            dQ[b, q] = dn * sc * w[q] + tn * dw[q]
+    for q in range(n):  # saturation below r_min (rare): see chebyshev_radial
+        below = r_min - r[q]
+        if below > 0.0 and r[q] < r_cut:
+            decay = np.exp(-below / SATURATION_A)
+            for b in range(n_beta):
+                Q[b, q] -= dQ[b, q] * SATURATION_A * (1.0 - decay)
+                dQ[b, q] *= decay
+    for m in range(n_mu):
+        for q in range(n):
+            f[m, q] = 0.0
+            df[m, q] = 0.0
+    for s in range(n_species):
+        a = counts[s]
+        e = counts[s + 1]
+        for m in range(n_mu):
+            for b in range(n_beta):
+                c = radial_coeffs[zi, s, m, b]
+                for q in range(a, e):
+                    f[m, q] += c * Q[b, q]
+                    df[m, q] += c * dQ[b, q]
+    # monomials by degree blocks
+    for q in range(n):
+        mono[0, q] = 1.0
     prev = 0
     n_prev = 1
     for d in range(1, nu_max + 1):
         cur = prev + n_prev
-        for q in range(n_prev):
-            mono[cur + q] = ux * mono[prev + q]
+        for k in range(n_prev):
+            for q in range(n):
+                mono[cur + k, q] = X[0, q] * mono[prev + k, q]
         tail = prev + n_prev - d
-        for q in range(d):
-            mono[cur + n_prev + q] = uy * mono[tail + q]
-        mono[cur + n_prev + d] = uz * mono[prev + n_prev - 1]
+        for k in range(d):
+            for q in range(n):
+                mono[cur + n_prev + k, q] = X[1, q] * mono[tail + k, q]
+        for q in range(n):
+            mono[cur + n_prev + d, q] = X[2, q] * mono[prev + n_prev - 1, q]
         prev = cur
         n_prev += d + 1
-
-
-@njit(cache=True, inline="always")
-def _radial_values(r, zi, zj, radial_coeffs, r_min, r_cut, Q, dQ, f, df):
-    """f_μ(r) = Σ_β c_{zi,zj,μ,β} Q_β(r) and its derivative, in place."""
-    chebyshev_radial(r, r_min, r_cut, Q, dQ)
-    for m in range(f.shape[0]):
-        s = 0.0
-        ds = 0.0
-        for b in range(Q.shape[0]):
-            c = radial_coeffs[zi, zj, m, b]
-            s += c * Q[b]
-            ds += c * dQ[b]
-        f[m] = s
-        df[m] = ds
+    return n
 
 
 def _forward(
@@ -121,36 +205,36 @@ def _forward(
     n_atoms = species.shape[0]
     n_basic = basic_mu.shape[0]
     n_mu = radial_coeffs.shape[2]
-    n_beta = radial_coeffs.shape[3]
+    n_species = radial_coeffs.shape[1]
     nu_max, n_mono, k_mono, k_low, mu_len = _moment_layout(basic_mu, basic_pows, n_mu)
     vals = np.zeros((n_atoms, n_values))
     for i in prange(n_atoms):
-        Q = np.empty(n_beta)
-        dQ = np.empty(n_beta)
-        f = np.empty(n_mu)
-        df = np.empty(n_mu)
-        mono = np.empty(n_mono)
+        n = pair_start[i + 1] - pair_start[i]
+        order = np.empty(n, dtype=np.int64)
+        X = np.empty((3, n))
+        inv_r = np.empty(n)
+        f = np.empty((n_mu, n))
+        df = np.empty((n_mu, n))
+        mono = np.empty((n_mono, n))
+        _block_setup(i, species, pair_start, pair_j, pair_vec, n_species, radial_coeffs, r_min,
+                     r_cut, nu_max, order, X, inv_r, f, df, mono)
         acc = np.zeros((n_mu, n_mono))
-        zi = species[i]
-        for p in range(pair_start[i], pair_start[i + 1]):
-            x = pair_vec[p, 0]
-            y = pair_vec[p, 1]
-            z = pair_vec[p, 2]
-            r = np.sqrt(x * x + y * y + z * z)
-            _radial_values(r, zi, species[pair_j[p]], radial_coeffs, r_min, r_cut, Q, dQ, f, df)
-            inv_r = 1.0 / r
-            _monomials(x * inv_r, y * inv_r, z * inv_r, nu_max, mono)
-            for m in range(n_mu):
-                fm = f[m]
-                row = acc[m]
-                for t in range(mu_len[m]):
-                    row[t] += fm * mono[t]
+        for m in range(n_mu):
+            fm = f[m]
+            for t in range(mu_len[m]):
+                mt = mono[t]
+                s = 0.0
+                for q in range(n):
+                    s += fm[q] * mt[q]
+                acc[m, t] = s
         v = vals[i]
         for k in range(n_basic):
             v[k] = acc[basic_mu[k], k_mono[k]]
         for t in range(ia.shape[0]):
             v[ic[t]] += coeff[t] * v[ia[t]] * v[ib[t]]
     return vals
+
+
 
 
 @njit(cache=True, inline="always")
@@ -192,39 +276,36 @@ def _backward_one(
     n_atoms = species.shape[0]
     n_basic = basic_mu.shape[0]
     n_mu = radial_coeffs.shape[2]
-    n_beta = radial_coeffs.shape[3]
+    n_species = radial_coeffs.shape[1]
     n_values = vals.shape[1]
     nu_max, n_mono, k_mono, k_low, mu_len = _moment_layout(basic_mu, basic_pows, n_mu)
     out = np.zeros((1, pair_vec.shape[0], 3))
     for i in prange(n_atoms):
-        Q = np.empty(n_beta)
-        dQ = np.empty(n_beta)
-        f = np.empty(n_mu)
-        df = np.empty(n_mu)
-        mono = np.empty(n_mono)
         grad = np.empty(n_values)
         _adjoint(i, 0, g, basis_index, ia, ib, ic, coeff, vals[i], grad)
         W = np.zeros((5, n_mu, n_mono))
         for k in range(n_basic):
-            w = grad[k]
+            wk = grad[k]
             m = basic_mu[k]
-            W[0, m, k_mono[k]] += w
-            W[1, m, k_mono[k]] += w * (basic_pows[k, 0] + basic_pows[k, 1] + basic_pows[k, 2])
+            W[0, m, k_mono[k]] += wk
+            W[1, m, k_mono[k]] += wk * (basic_pows[k, 0] + basic_pows[k, 1] + basic_pows[k, 2])
             for d in range(3):
                 if basic_pows[k, d] > 0:
-                    W[2 + d, m, k_low[k, d]] += w * basic_pows[k, d]
-        zi = species[i]
-        for p in range(pair_start[i], pair_start[i + 1]):
-            x = pair_vec[p, 0]
-            y = pair_vec[p, 1]
-            z = pair_vec[p, 2]
-            r = np.sqrt(x * x + y * y + z * z)
-            _radial_values(r, zi, species[pair_j[p]], radial_coeffs, r_min, r_cut, Q, dQ, f, df)
-            inv_r = 1.0 / r
-            ux = x * inv_r
-            uy = y * inv_r
-            uz = z * inv_r
-            _monomials(ux, uy, uz, nu_max, mono)
+                    W[2 + d, m, k_low[k, d]] += wk * basic_pows[k, d]
+        n = pair_start[i + 1] - pair_start[i]
+        order = np.empty(n, dtype=np.int64)
+        X = np.empty((3, n))
+        inv_r = np.empty(n)
+        f = np.empty((n_mu, n))
+        df = np.empty((n_mu, n))
+        mono = np.empty((n_mono, n))
+        _block_setup(i, species, pair_start, pair_j, pair_vec, n_species, radial_coeffs, r_min,
+                     r_cut, nu_max, order, X, inv_r, f, df, mono)
+        monoT = mono.T.copy()
+        lo = pair_start[i]
+        for q in range(n):
+            mq = monoT[q]
+            ir = inv_r[q]
             s_r = 0.0
             sx = 0.0
             sy = 0.0
@@ -241,19 +322,21 @@ def _backward_one(
                 w3 = W[3, m]
                 w4 = W[4, m]
                 for t in range(mu_len[m]):
-                    mt = mono[t]
+                    mt = mq[t]
                     a0 += w0[t] * mt
                     a1 += w1[t] * mt
                     a2 += w2[t] * mt
                     a3 += w3[t] * mt
                     a4 += w4[t] * mt
-                s_r += df[m] * a0 - f[m] * inv_r * a1
-                sx += f[m] * a2
-                sy += f[m] * a3
-                sz += f[m] * a4
-            out[0, p, 0] = s_r * ux + sx * inv_r
-            out[0, p, 1] = s_r * uy + sy * inv_r
-            out[0, p, 2] = s_r * uz + sz * inv_r
+                fm = f[m, q]
+                s_r += df[m, q] * a0 - fm * ir * a1
+                sx += fm * a2
+                sy += fm * a3
+                sz += fm * a4
+            p = lo + order[q]
+            out[0, p, 0] = s_r * X[0, q] + sx * ir
+            out[0, p, 1] = s_r * X[1, q] + sy * ir
+            out[0, p, 2] = s_r * X[2, q] + sz * ir
     return out
 
 
@@ -280,17 +363,12 @@ def _backward_many(
     n_atoms = species.shape[0]
     n_basic = basic_mu.shape[0]
     n_mu = radial_coeffs.shape[2]
-    n_beta = radial_coeffs.shape[3]
+    n_species = radial_coeffs.shape[1]
     n_k = g.shape[1]
     n_values = vals.shape[1]
     nu_max, n_mono, k_mono, k_low, mu_len = _moment_layout(basic_mu, basic_pows, n_mu)
     out = np.zeros((n_k, pair_vec.shape[0], 3))
     for i in prange(n_atoms):
-        Q = np.empty(n_beta)
-        dQ = np.empty(n_beta)
-        f = np.empty(n_mu)
-        df = np.empty(n_mu)
-        mono = np.empty(n_mono)
         grad = np.empty(n_values)
         gb = np.empty((n_k, n_basic))
         dm = np.empty((n_basic, 3))
@@ -298,29 +376,30 @@ def _backward_many(
             _adjoint(i, kk, g, basis_index, ia, ib, ic, coeff, vals[i], grad)
             for k in range(n_basic):
                 gb[kk, k] = grad[k]
-        zi = species[i]
-        for p in range(pair_start[i], pair_start[i + 1]):
-            x = pair_vec[p, 0]
-            y = pair_vec[p, 1]
-            z = pair_vec[p, 2]
-            r = np.sqrt(x * x + y * y + z * z)
-            _radial_values(r, zi, species[pair_j[p]], radial_coeffs, r_min, r_cut, Q, dQ, f, df)
-            inv_r = 1.0 / r
-            ux = x * inv_r
-            uy = y * inv_r
-            uz = z * inv_r
-            _monomials(ux, uy, uz, nu_max, mono)
+        n = pair_start[i + 1] - pair_start[i]
+        order = np.empty(n, dtype=np.int64)
+        X = np.empty((3, n))
+        inv_r = np.empty(n)
+        f = np.empty((n_mu, n))
+        df = np.empty((n_mu, n))
+        mono = np.empty((n_mono, n))
+        _block_setup(i, species, pair_start, pair_j, pair_vec, n_species, radial_coeffs, r_min,
+                     r_cut, nu_max, order, X, inv_r, f, df, mono)
+        lo = pair_start[i]
+        for q in range(n):
+            ir = inv_r[q]
             for k in range(n_basic):
                 a = basic_pows[k, 0]
                 b = basic_pows[k, 1]
                 c = basic_pows[k, 2]
-                m = mono[k_mono[k]]
-                fm = f[basic_mu[k]]
-                rad = df[basic_mu[k]] * m - fm * (a + b + c) * m * inv_r
-                fr = fm * inv_r
-                dm[k, 0] = rad * ux + fr * a * mono[k_low[k, 0]]
-                dm[k, 1] = rad * uy + fr * b * mono[k_low[k, 1]]
-                dm[k, 2] = rad * uz + fr * c * mono[k_low[k, 2]]
+                mk = mono[k_mono[k], q]
+                fm = f[basic_mu[k], q]
+                rad = df[basic_mu[k], q] * mk - fm * (a + b + c) * mk * ir
+                fr = fm * ir
+                dm[k, 0] = rad * X[0, q] + fr * a * mono[k_low[k, 0], q]
+                dm[k, 1] = rad * X[1, q] + fr * b * mono[k_low[k, 1], q]
+                dm[k, 2] = rad * X[2, q] + fr * c * mono[k_low[k, 2], q]
+            p = lo + order[q]
             for kk in range(n_k):
                 sx = 0.0
                 sy = 0.0

@@ -108,3 +108,34 @@ def test_kernel_paths_agree(level):
         for parallel in (True, False):
             one = basis_gradients(*args, vals, g[:, k:k + 1], parallel=parallel)
             assert np.abs(one[0] - many[k]).max() < 1e-12 * scale
+
+
+def test_basic_moments_equal_direct_sum_below_r_min():
+    """Basic moments from the kernel equal Σ_j f_μ(r) x̂^a ŷ^b ẑ^c summed pair by pair with the
+    scalar radial basis, with r_min set so that some pairs lie in the saturated range; forces
+    there are still the energy's gradient."""
+    from superionic.potentials.mtp_numba import basis_values
+    from superionic.potentials.qmtp import find_neighbours
+    from superionic.potentials.radial import chebyshev_radial
+
+    m = QMTP.random(["Li", "P", "S"], level=16, seed=2, r_cut=4.2, r_min=2.9)
+    a = lips_cell(seed=6, rattle=0.2)
+    nb = find_neighbours(a, m.r_cut)
+    r = np.linalg.norm(nb.vectors, axis=1)
+    assert (r < m.r_min).sum() >= 4
+    sp = m.species_index(a)
+    prog = m.program
+    vals = basis_values(prog, sp, nb.start, nb.pair_j, nb.vectors, m.radial_coeffs_, m.r_min,
+                        m.r_cut)
+    Q, dQ = np.empty(m.n_beta), np.empty(m.n_beta)
+    direct = np.zeros((len(a), prog.n_basic))
+    for p in range(len(r)):
+        i, j = nb.pair_i[p], nb.pair_j[p]
+        chebyshev_radial(r[p], m.r_min, m.r_cut, Q, dQ)
+        f = m.radial_coeffs_[sp[i], sp[j]] @ Q
+        u = nb.vectors[p] / r[p]
+        direct[i] += f[prog.basic_mu] * np.prod(u[None, :] ** prog.basic_pows, axis=1)
+    assert np.abs(vals[:, :prog.n_basic] - direct).max() < 1e-12 * np.abs(direct).max()
+    res = m.compute(a)
+    fd = _fd_forces(m, a, [0, 3])
+    assert np.abs(fd - res["forces"][[0, 3]]).max() < 1e-7 * max(1.0, np.abs(fd).max())
