@@ -9,6 +9,7 @@ training domain (Podryabinkin & Shapeev, Comput. Mater. Sci. 140, 171 (2017), Eq
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -58,9 +59,13 @@ class _Set:
     inverse: np.ndarray
     rows: np.ndarray
 
+    @functools.cached_property
+    def _grade_matrix(self) -> np.ndarray:
+        # c = (x / scale) P A⁻¹ as one matrix
+        return np.ascontiguousarray((self.projection / self.scale[:, None]) @ self.inverse)
+
     def grade(self, X: np.ndarray) -> np.ndarray:
-        Y = (X / self.scale) @ self.projection
-        return np.max(np.abs(Y @ self.inverse), axis=1)
+        return np.max(np.abs(X @ self._grade_matrix), axis=1)
 
 
 def _fit_set(X: np.ndarray, rank_tol: float) -> _Set:

@@ -69,6 +69,27 @@ class QMTPCalculator(Calculator):
             return float(self.total_charge)
         return float(np.round(atoms.get_initial_charges().sum(), 8))
 
+    def check_state(self, atoms: Atoms, tol: float = 1e-15) -> list[str]:
+        """The system changes since the last calculation, as ASE's ``compare_atoms`` finds
+        them, by exact array comparison (ASE's ``allclose`` per property costs a third of a
+        small cell's MD step); a change below ``tol`` counts as a change, so at worst the
+        calculator recomputes."""
+        old = self.atoms
+        if old is None:
+            return list(all_changes)
+        ignored = set(self.ignored_changes)
+        changes = [p for p, a, b in (("cell", old.cell.array, atoms.cell.array),
+                                     ("pbc", old.pbc, atoms.pbc))
+                   if p not in ignored and not np.array_equal(a, b)]
+        for prop in ("positions", "numbers", "initial_charges", "initial_magmoms"):
+            if prop in ignored:
+                continue
+            in_old, in_new = prop in old.arrays, prop in atoms.arrays
+            if in_old != in_new or (in_old and not np.array_equal(old.arrays[prop],
+                                                                  atoms.arrays[prop])):
+                changes.append(prop)
+        return changes
+
     def calculate(self, atoms: Atoms | None = None, properties=("energy",),
                   system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)

@@ -43,6 +43,12 @@ def test_grades_inside_and_outside():
     compressed = train[0].copy()
     compressed.set_cell(compressed.cell * 0.8, scale_atoms=True)
     assert act.grade(compressed)[0] > 10.0
+    # γ = max |c| with x = c A_active, c solved against the active rows themselves
+    X = act._rows(m.basis(compressed), compressed)[0]
+    s = act.nbh_
+    Y = (X / s.scale) @ s.projection
+    c = np.linalg.solve(np.linalg.inv(s.inverse).T, Y.T).T
+    assert np.allclose(s.grade(X), np.abs(c).max(axis=1), rtol=1e-8)
     melted = train[0].copy()
     rng = np.random.default_rng(5)
     melted.positions = rng.uniform(0, 1, (len(melted), 3)) @ melted.cell.array

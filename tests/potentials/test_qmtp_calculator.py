@@ -142,3 +142,31 @@ def test_models_pickled_before_the_baseline_load_without_it():
     a = _cell(1)
     a.numbers[a.numbers == 15] = 16
     assert m2.compute(a)["energy"] == m.compute(a)["energy"]
+
+
+def test_check_state_reports_what_ase_compare_atoms_reports():
+    from ase.calculators.calculator import compare_atoms
+
+    m = QMTP.random(["Li", "P", "S"], level=8, seed=1, r_cut=4.0)
+    a = _cell()
+    calc = QMTPCalculator(m)
+    a.calc = calc
+    a.get_potential_energy()
+    edits = {
+        "nothing": lambda b: None,
+        "positions": lambda b: b.positions.__setitem__((2, 1), b.positions[2, 1] + 1e-9),
+        "numbers": lambda b: b.numbers.__setitem__(0, 15),
+        "cell": lambda b: b.set_cell(b.cell.array * 1.001),
+        "pbc": lambda b: b.set_pbc([True, True, False]),
+        "initial_charges": lambda b: b.set_initial_charges(np.full(len(b), 0.1)),
+        "momenta": lambda b: b.set_momenta(np.ones((len(b), 3))),
+    }
+    for name, edit in edits.items():
+        b = a.copy()
+        edit(b)
+        assert sorted(calc.check_state(b)) == sorted(compare_atoms(calc.atoms, b)), name
+    # unchanged atoms reuse the result, moved atoms recompute it
+    e0 = a.get_potential_energy()
+    a.positions[0, 0] += 0.05
+    assert a.get_potential_energy() != e0
+    assert a.get_potential_energy() == pytest.approx(m.compute(a)["energy"], rel=1e-12)

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.optimize import nnls
 from scipy.signal import find_peaks
 
-from superionic.experiment.eis._threads import single_blas_thread
+from superionic.core.threads import single_blas_thread
 from superionic.experiment.eis.spectrum import Spectrum
 
 

@@ -20,7 +20,7 @@ from scipy.optimize import least_squares
 
 from superionic.core.errors import ConvergenceError, InputError
 from superionic.core.estimate import Estimate
-from superionic.experiment.eis._threads import single_blas_thread
+from superionic.core.threads import single_blas_thread
 from superionic.experiment.eis.circuits import Circuit, Element, Parallel
 from superionic.experiment.eis.drt import DRTPeak, DRTResult, compute_drt
 from superionic.experiment.eis.spectrum import Spectrum

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from superionic.experiment.eis._threads import single_blas_thread
+from superionic.core.threads import single_blas_thread
 from superionic.experiment.eis.spectrum import Spectrum
 
 #: the tau grid reaches this factor beyond [1/omega_max, 1/omega_min], which keeps the end
