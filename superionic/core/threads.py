@@ -16,13 +16,20 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def one_blas_thread() -> contextlib.AbstractContextManager:
-    """Context in which BLAS runs on one thread (a no-op without threadpoolctl)."""
+def blas_limit(threads: int | None) -> contextlib.AbstractContextManager:
+    """Context in which BLAS runs on at most ``threads`` threads (None: unchanged)."""
+    if threads is None:
+        return contextlib.nullcontext()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - a dependency
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return threadpool_limits(limits=int(threads), user_api="blas")
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """Context in which BLAS runs on one thread."""
+    return blas_limit(1)
 
 
 def single_blas_thread(func: F) -> F:

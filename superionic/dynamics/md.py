@@ -21,7 +21,7 @@ from ase import Atoms, units
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
 from superionic.core.errors import SuperionicError
-from superionic.core.threads import one_blas_thread
+from superionic.core.threads import blas_limit
 from superionic.dynamics.checkpoint import (
     MDState,
     config_hash,
@@ -81,6 +81,7 @@ def run_md(
     stop_if: Callable[[Atoms, int], str | None] | None = None,
     check_every: int | None = None,
     potential_name: str = "",
+    blas_threads: int | None = 1,
 ) -> MDResult:
     """Run ``steps`` MD steps of ``atoms`` with ``calculator``, writing ``out`` (H5MD).
 
@@ -88,7 +89,8 @@ def run_md(
     settings continues the run. ``stop_if(atoms, step)``, called every ``check_every`` steps
     (default: at every sample), may return a reason to stop early (used by active learning when
     the extrapolation grade passes the break grade; checking every step catches a collapse
-    that happens between two samples).
+    that happens between two samples). ``blas_threads``: numpy's BLAS threads during the loop
+    (its per-step linear algebra is small; None leaves the library's setting).
     """
     from superionic.io.h5md import H5MDWriter
 
@@ -171,7 +173,7 @@ def run_md(
     t_first = None
     t_start = time.perf_counter()
     # per-step linear algebra (extrapolation grades, integrator) is tiny: one BLAS thread
-    with one_blas_thread():
+    with blas_limit(blas_threads):
         try:
             while step < steps:
                 dyn.run(1)
