@@ -184,6 +184,23 @@ def _block_setup(i, species, pair_start, pair_j, pair_vec, n_species, radial_coe
     return n
 
 
+@njit(cache=True, inline="always")
+def _atom_block(i, species, pair_start, pair_j, pair_vec, radial_coeffs, r_min, r_cut, nu_max,
+                n_mono):
+    """:func:`_block_setup` of atom i into new arrays: (n_pairs, order, X, 1/r, f, f', mono)."""
+    n = pair_start[i + 1] - pair_start[i]
+    n_mu = radial_coeffs.shape[2]
+    order = np.empty(n, dtype=np.int64)
+    X = np.empty((3, n))
+    inv_r = np.empty(n)
+    f = np.empty((n_mu, n))
+    df = np.empty((n_mu, n))
+    mono = np.empty((n_mono, n))
+    _block_setup(i, species, pair_start, pair_j, pair_vec, radial_coeffs.shape[1],
+                 radial_coeffs, r_min, r_cut, nu_max, order, X, inv_r, f, df, mono)
+    return n, order, X, inv_r, f, df, mono
+
+
 def _forward(
     species: np.ndarray,
     pair_start: np.ndarray,
@@ -205,19 +222,11 @@ def _forward(
     n_atoms = species.shape[0]
     n_basic = basic_mu.shape[0]
     n_mu = radial_coeffs.shape[2]
-    n_species = radial_coeffs.shape[1]
     nu_max, n_mono, k_mono, k_low, mu_len = _moment_layout(basic_mu, basic_pows, n_mu)
     vals = np.zeros((n_atoms, n_values))
     for i in prange(n_atoms):
-        n = pair_start[i + 1] - pair_start[i]
-        order = np.empty(n, dtype=np.int64)
-        X = np.empty((3, n))
-        inv_r = np.empty(n)
-        f = np.empty((n_mu, n))
-        df = np.empty((n_mu, n))
-        mono = np.empty((n_mono, n))
-        _block_setup(i, species, pair_start, pair_j, pair_vec, n_species, radial_coeffs, r_min,
-                     r_cut, nu_max, order, X, inv_r, f, df, mono)
+        n, order, X, inv_r, f, df, mono = _atom_block(
+            i, species, pair_start, pair_j, pair_vec, radial_coeffs, r_min, r_cut, nu_max, n_mono)
         acc = np.zeros((n_mu, n_mono))
         for m in range(n_mu):
             fm = f[m]
@@ -276,7 +285,6 @@ def _backward_one(
     n_atoms = species.shape[0]
     n_basic = basic_mu.shape[0]
     n_mu = radial_coeffs.shape[2]
-    n_species = radial_coeffs.shape[1]
     n_values = vals.shape[1]
     nu_max, n_mono, k_mono, k_low, mu_len = _moment_layout(basic_mu, basic_pows, n_mu)
     out = np.zeros((1, pair_vec.shape[0], 3))
@@ -292,15 +300,8 @@ def _backward_one(
             for d in range(3):
                 if basic_pows[k, d] > 0:
                     W[2 + d, m, k_low[k, d]] += wk * basic_pows[k, d]
-        n = pair_start[i + 1] - pair_start[i]
-        order = np.empty(n, dtype=np.int64)
-        X = np.empty((3, n))
-        inv_r = np.empty(n)
-        f = np.empty((n_mu, n))
-        df = np.empty((n_mu, n))
-        mono = np.empty((n_mono, n))
-        _block_setup(i, species, pair_start, pair_j, pair_vec, n_species, radial_coeffs, r_min,
-                     r_cut, nu_max, order, X, inv_r, f, df, mono)
+        n, order, X, inv_r, f, df, mono = _atom_block(
+            i, species, pair_start, pair_j, pair_vec, radial_coeffs, r_min, r_cut, nu_max, n_mono)
         monoT = mono.T.copy()
         lo = pair_start[i]
         for q in range(n):
@@ -363,7 +364,6 @@ def _backward_many(
     n_atoms = species.shape[0]
     n_basic = basic_mu.shape[0]
     n_mu = radial_coeffs.shape[2]
-    n_species = radial_coeffs.shape[1]
     n_k = g.shape[1]
     n_values = vals.shape[1]
     nu_max, n_mono, k_mono, k_low, mu_len = _moment_layout(basic_mu, basic_pows, n_mu)
@@ -376,15 +376,8 @@ def _backward_many(
             _adjoint(i, kk, g, basis_index, ia, ib, ic, coeff, vals[i], grad)
             for k in range(n_basic):
                 gb[kk, k] = grad[k]
-        n = pair_start[i + 1] - pair_start[i]
-        order = np.empty(n, dtype=np.int64)
-        X = np.empty((3, n))
-        inv_r = np.empty(n)
-        f = np.empty((n_mu, n))
-        df = np.empty((n_mu, n))
-        mono = np.empty((n_mono, n))
-        _block_setup(i, species, pair_start, pair_j, pair_vec, n_species, radial_coeffs, r_min,
-                     r_cut, nu_max, order, X, inv_r, f, df, mono)
+        n, order, X, inv_r, f, df, mono = _atom_block(
+            i, species, pair_start, pair_j, pair_vec, radial_coeffs, r_min, r_cut, nu_max, n_mono)
         lo = pair_start[i]
         for q in range(n):
             ir = inv_r[q]
