@@ -20,6 +20,7 @@ import scipy.linalg
 from ase import Atoms
 
 from superionic.core.errors import InputError, SuperionicError
+from superionic.core.threads import one_blas_thread
 from superionic.potentials.qmtp import QMTP
 
 log = logging.getLogger(__name__)
@@ -230,21 +231,23 @@ def _scan_segment(frames: Iterator[Atoms], calc: Any, selection_grade: float,
     """Walk one MD segment: configurations above the selection grade go to ``candidates``, and
     the segment stops at the first one above the break grade. ``seen`` keeps the frame count,
     the largest grade and the last frame's positions and cell (copied at every frame; an Atoms
-    is built only when needed), so they survive an MD that fails midway."""
-    for snap in frames:
-        g = float(calc.get_property("extrapolation_grade", snap))
-        seen["n"] += 1
-        seen["max_grade"] = max(seen["max_grade"], g)
-        seen["last"] = (snap, snap.positions.copy(), snap.cell.array.copy())
-        if g <= selection_grade:
-            continue
-        c = _detached(snap)
-        # far beyond the break grade the MD may already have blown up: label such a
-        # configuration only while it is still physical
-        if g <= break_grade or (g < 100 * break_grade and is_physical(c)):
-            candidates.append(c)
-        if g > break_grade:
-            break
+    is built only when needed), so they survive an MD that fails midway. The MD and the grades
+    run on one BLAS thread (:mod:`superionic.core.threads`)."""
+    with one_blas_thread():
+        for snap in frames:
+            g = float(calc.get_property("extrapolation_grade", snap))
+            seen["n"] += 1
+            seen["max_grade"] = max(seen["max_grade"], g)
+            seen["last"] = (snap, snap.positions.copy(), snap.cell.array.copy())
+            if g <= selection_grade:
+                continue
+            c = _detached(snap)
+            # far beyond the break grade the MD may already have blown up: label such a
+            # configuration only while it is still physical
+            if g <= break_grade or (g < 100 * break_grade and is_physical(c)):
+                candidates.append(c)
+            if g > break_grade:
+                break
 
 
 @dataclass
