@@ -416,7 +416,8 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
                 todo_jobs.append(j)
         with Executor(cfg.scheduler, workers=cfg.workers) as ex:
             for j, res in zip(todo_jobs, ex.map(_production_segment, todo_jobs), strict=True):
-                store.put("production", _prod_key(key, j["T"], round_, j["steps"]), res, 0.0)
+                store.put("production", _prod_key(key, j["T"], round_, j["steps"]), res,
+                          float(res.get("segment_wall_s", 0.0)))
                 store.computed.append("production")
                 results[j["T"]] = res
         n_pass += 1

@@ -69,6 +69,9 @@ def test_end_to_end_gives_physical_transport_numbers(reference):
     comp = r["structure"]["ordering"]["ordered_composition"]
     assert comp["Li"] == 3 * comp["N"] - 1
     assert Path(r["report"]).exists()
+    # every stage records the wall time it took, production segments included
+    prod = [t for stage, t in r["stages"] if stage == "production"]
+    assert prod and all(t > 0 for t in prod)
 
 
 def test_resume_after_kill_recomputes_nothing_finished(tmp_path, reference):
