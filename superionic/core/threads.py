@@ -20,6 +20,11 @@ def blas_limit(threads: int | None) -> contextlib.AbstractContextManager:
     """Context in which BLAS runs on at most ``threads`` threads (None: unchanged)."""
     if threads is None:
         return contextlib.nullcontext()
+    if int(threads) < 1:
+        from superionic.core.errors import InputError
+
+        raise InputError(f"{threads} BLAS threads", field="blas_threads",
+                         expected="a positive number of threads or None")
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - a dependency

@@ -90,3 +90,16 @@ def test_stop_check_every_step_catches_events_between_samples(tmp_path):
     sampled = run_md(_cu(), EMT(), out=tmp_path / "b.h5", stop_if=at_13, **kw)
     assert every.stopped_early == sampled.stopped_early == "event"
     assert every.steps == 13 and sampled.steps == 15
+
+
+def test_blas_thread_limit_applies_and_refuses_nonsense():
+    import threadpoolctl
+
+    from superionic.core.errors import InputError
+    from superionic.core.threads import blas_limit
+
+    with blas_limit(1):
+        assert all(d["num_threads"] == 1 for d in threadpoolctl.threadpool_info()
+                   if d["user_api"] == "blas")
+    with pytest.raises(InputError, match="blas_threads"):
+        blas_limit(0)
