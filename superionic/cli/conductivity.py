@@ -39,6 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", default=None,
                    help="Dask scheduler address, 'local-dask', 'slurm' or 'pbs'")
     p.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
+    p.add_argument("--ensemble", type=int, default=1, metavar="N",
+                   help="train N potentials independently (own teacher data and seed each), "
+                        "run each through the workflow on 1/N of the budget and combine them "
+                        "with their scatter (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.set_defaults(func=run)
@@ -48,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from superionic.cli._common import print_table, write_json
+    from superionic.core.estimate import Estimate
     from superionic.workflows.conductivity import ConductivityConfig, run_conductivity
 
     run_dir = args.run_dir or str(Path("runs") / Path(args.structure).stem)
@@ -59,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         target_rel_precision=args.precision, teacher_check_steps=args.teacher_check_steps,
         target_sigma_factor=args.target_sigma_factor,
         scheduler=args.scheduler, workers=args.workers,
-        dopant=args.dopant, dopant_x=args.dopant_x, vacancies=args.vacancies)
+        dopant=args.dopant, dopant_x=args.dopant_x, vacancies=args.vacancies,
+        ensemble=args.ensemble)
     res = run_conductivity(cfg)
     exp = res.experiment
     rows = [(f"sigma({res.target_T_K:g} K)", f"{res.sigma_S_per_cm} S/cm"),
@@ -70,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     if exp.get("sigma_RT_S_per_cm"):
         rows.append(("experiment sigma(RT)", f"{exp['sigma_RT_S_per_cm']:.3g} S/cm "
                                              f"({exp['sigma_source']})"))
+    for m in res.members:
+        rows.append((f"  member {m['member']} sigma",
+                     f"{Estimate.from_dict(m['sigma_S_per_cm'])} S/cm"))
     rows.append(("report", res.report))
     print_table(rows, title=f"Ionic conductivity of {res.material}")
     for note in res.notes:

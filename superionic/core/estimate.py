@@ -106,6 +106,21 @@ class Estimate:
         return f"{self.value:.4g} ± {self.stderr:.2g}{u} [95%: {lo:.4g}, {hi:.4g}]"
 
 
+def log_stderr(est: Estimate) -> float:
+    """Standard error of ln(value) from an estimate's 95 % interval; an interval open on one
+    side (short runs give upper bounds of inf) falls back on its finite side or on the
+    relative stderr, whichever is wider (inf when nothing finite is known)."""
+    lo, hi = est.ci95  # type: ignore[misc]
+    v = est.value
+    candidates = [est.stderr / v] if v > 0 else []
+    if lo > 0 and math.isfinite(hi):
+        candidates.append((math.log(hi) - math.log(lo)) / (2 * 1.959964))
+    elif lo > 0 and v > lo:
+        candidates.append((math.log(v) - math.log(lo)) / 1.959964)
+    finite = [c for c in candidates if math.isfinite(c) and c > 0]
+    return max(finite) if finite else math.inf
+
+
 def _jsonable(obj: Any) -> Any:
     """Recursively convert numpy scalars/arrays and Estimates into JSON-serialisable objects."""
     import numpy as np

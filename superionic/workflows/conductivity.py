@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from superionic.core.estimate import Estimate
+from superionic.core.estimate import Estimate, log_stderr
 from superionic.core.units import KB_EV_PER_K
 
 #: Fractions of the wall-time budget given to the stages before production MD.
@@ -71,6 +71,7 @@ class ConductivityConfig:
     dopant: str | None = None
     dopant_x: float = 0.0
     vacancies: int = 0
+    ensemble: int = 1
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -81,6 +82,10 @@ class ConductivityConfig:
                              field="target_sigma_factor",
                              expected="a factor above 1 (e.g. 2: the 95 % interval of sigma "
                                       "within [sigma/2, 2 sigma])")
+        if self.ensemble < 1:
+            raise InputError(f"ensemble = {self.ensemble}", field="ensemble",
+                             expected="1 (one potential) or more independently trained "
+                                      "potentials")
         if self.teacher_check_steps < 0:
             raise InputError(f"teacher_check_steps = {self.teacher_check_steps}",
                              field="teacher_check_steps", expected="0 (off) or more steps")
@@ -119,6 +124,7 @@ class ConductivityResult:
     refinements: list[dict[str, Any]] = field(default_factory=list)
     stages_computed: list[str] = field(default_factory=list)
     stages_reused: list[str] = field(default_factory=list)
+    members: list[dict[str, Any]] = field(default_factory=list)
     arrhenius_fit: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -517,15 +523,20 @@ def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: Conductivit
 #: Settings that do not change any stored result (where to run, how long, when to stop): a run
 #: given a larger budget or a tighter target continues from what is stored.
 _NOT_IN_KEY = ("run_dir", "budget_s", "progress", "scheduler", "workers", "target_rel_precision",
-               "target_sigma_factor", "max_production_steps", "teacher_check_steps")
+               "target_sigma_factor", "max_production_steps", "teacher_check_steps", "ensemble")
 
 
 # --- the workflow ------------------------------------------------------------------------------
 def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
-    """Run (or resume) the conductivity workflow described by ``cfg``."""
+    """Run (or resume) the conductivity workflow described by ``cfg`` (with
+    ``cfg.ensemble`` > 1, that many independent runs combined: :mod:`.ensemble`)."""
     from superionic.materials.library import get_material
     from superionic.workflows.store import RunStore
 
+    if cfg.ensemble > 1:
+        from superionic.workflows.ensemble import run_ensemble
+
+        return run_ensemble(cfg)
     t0 = time.time()
     run_dir = Path(cfg.run_dir)
     store = RunStore(run_dir)
@@ -615,21 +626,6 @@ def _prod_key(key: dict[str, Any], T: float, round_: int, steps: int) -> str:
     return input_hash(key | {"production_T": T, "round": round_, "steps": steps})
 
 
-def _log_stderr(est: Any) -> float:
-    """Standard error of ln(value) from an estimate's 95 % interval; an interval open on one
-    side (short runs give upper bounds of inf) falls back on its finite side or on the
-    relative stderr, whichever is wider (inf when nothing finite is known)."""
-    lo, hi = est.ci95
-    v = est.value
-    candidates = [est.stderr / v] if v > 0 else []
-    if lo > 0 and math.isfinite(hi):
-        candidates.append((math.log(hi) - math.log(lo)) / (2 * 1.959964))
-    elif lo > 0 and v > lo:
-        candidates.append((math.log(v) - math.log(lo)) / 1.959964)
-    finite = [c for c in candidates if math.isfinite(c) and c > 0]
-    return max(finite) if finite else math.inf
-
-
 def _sigma_arrhenius(temps: list[float], diffusions: list[Any]) -> tuple[Any, list[str]]:
     """Weighted Arrhenius fit of sigma_NE·T (Nernst–Einstein conductivity from D*) over the
     temperatures, with log-scale errors from each interval; returns the fit and its warnings
@@ -639,7 +635,7 @@ def _sigma_arrhenius(temps: list[float], diffusions: list[Any]) -> tuple[Any, li
     from superionic.transport.arrhenius import fit_arrhenius
 
     sig = [r.sigma_NE_S_per_cm.value for r in diffusions]
-    sig_log_err = [_log_stderr(r.sigma_NE_S_per_cm) for r in diffusions]
+    sig_log_err = [log_stderr(r.sigma_NE_S_per_cm) for r in diffusions]
     if not all(math.isfinite(e) for e in sig_log_err):
         from superionic.dynamics.md import SimulationError
 
@@ -663,9 +659,9 @@ def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict,
     for T in temps:
         r = prod[T]["diffusion"]
         h = r.haven_ratio
-        if h.value > 0 and math.isfinite(_log_stderr(h)):
+        if h.value > 0 and math.isfinite(log_stderr(h)):
             hav.append(math.log(h.value))
-            hav_log_err.append(_log_stderr(h))
+            hav_log_err.append(log_stderr(h))
         dims.append(r.dimensionality)
         rows.append({"T_K": T, "steps": prod[T]["steps"], "stop_reason": prod[T]["stop_reason"],
                      "atom_steps_per_s": prod[T]["atom_steps_per_s"],

@@ -7,6 +7,8 @@ from typing import Any
 
 from superionic.report.html import Section, write_report
 
+_FOOTER = "superionic conductivity report; every number is in results.json beside this file."
+
 
 def _fmt(e: dict[str, Any] | Any, digits: int = 3) -> str:
     d = e if isinstance(e, dict) else e.to_dict()
@@ -104,5 +106,59 @@ def write_conductivity_report(result: Any, prod: dict[float, dict[str, Any]],
                                                [[n, f"{t:.1f}"] for n, t in result.stages])]))
     return write_report(run_dir / "report.html",
                         f"Ionic conductivity of {result.material}", sections,
-                        footer="superionic conductivity report; every number is in "
-                               "results.json beside this file.")
+                        footer=_FOOTER)
+
+
+def write_ensemble_report(result: Any, members: list[Any], run_dir: str | Path) -> Path:
+    """Write ``run_dir/report.html`` for an ensemble: the combined numbers, each member's, the
+    members' Arrhenius fits on one plot, and the members' own reports by path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from superionic.report.arrhenius_plots import plot_arrhenius
+
+    run_dir = Path(run_dir)
+    figs = run_dir / "figures"
+    figs.mkdir(parents=True, exist_ok=True)
+    exp = result.experiment
+    s = result.sigma_S_per_cm
+    fe = s.extra["fixed_effect"]
+    head = [[f"sigma({result.target_T_K:g} K) (S/cm)", _fmt(s),
+             f"{fe['value']:.3g} [{fe['ci95'][0]:.3g}, {fe['ci95'][1]:.3g}]",
+             f"{exp['sigma_RT_S_per_cm']:.3g}" if exp.get("sigma_RT_S_per_cm") else "—"],
+            ["Ea (eV)", _fmt(result.Ea_eV), "—",
+             f"{exp['Ea_eV']:.3g}" if exp.get("Ea_eV") else "—"],
+            ["Haven ratio", _fmt(result.haven_ratio), "—", "—"],
+            ["conduction", result.dimensionality, "—", "—"]]
+    summary = Section("Result (all potentials)", tables=[(
+        ["quantity", "combined [95 % interval]", "members' errors only", "experiment"], head)],
+        notes=list(result.notes))
+    summary.paragraphs.append(
+        f"{len(members)} potentials, each trained from its own teacher data with its own "
+        "seed, each run through the whole workflow; the combined interval adds the scatter "
+        f"between them ({s.method}). The third column ignores that scatter.")
+    rows = [[str(m["member"]), str(m["seed"]), _fmt(m["sigma_S_per_cm"]), _fmt(m["Ea_eV"]),
+             _fmt(m["haven_ratio"]), ", ".join(f"{t:g}" for t in m["temperatures_K"]),
+             str(m["refinements"]), m["report"]] for m in result.members]
+    mem = Section("Members", tables=[(["member", "seed", "sigma (S/cm)", "Ea (eV)", "H_R",
+                                       "T (K)", "refinements", "report"], rows)])
+    fig, ax = plt.subplots(figsize=(5.6, 4.2), dpi=150, constrained_layout=True)
+    for k, m in enumerate(members):
+        if m.arrhenius_fit is not None:
+            plot_arrhenius(m.arrhenius_fit, None, T_K=result.target_T_K, ax=ax,
+                           color=f"C{k % 10}", label=f"member {k}")
+    path = figs / "arrhenius_members.png"
+    fig.savefig(str(path))
+    plt.close(fig)
+    mem.figures.append((path, "each member's sigma T against 1/T with its fit, 95 % band and "
+                              f"extrapolation to {result.target_T_K:g} K"))
+    per_t = Section("Diffusion per temperature (combined over the members)", tables=[(
+        ["T (K)", "steps per member", "D* (cm²/s)", "sigma_NE (S/cm)"],
+        [[f"{r['T_K']:g}", ", ".join(map(str, r["steps"])), _fmt(r["D_tracer_cm2_per_s"]),
+          _fmt(r["sigma_NE_S_per_cm"])] for r in result.per_temperature])])
+    return write_report(run_dir / "report.html",
+                        f"Ionic conductivity of {result.material} ({len(members)} potentials)",
+                        [summary, mem, per_t],
+                        footer=_FOOTER)

@@ -50,7 +50,7 @@ def test_unreachable_stopping_settings_are_refused(field, value):
 
 
 def test_log_stderr_of_open_and_closed_intervals():
-    from superionic.workflows.conductivity import _log_stderr
+    from superionic.core.estimate import log_stderr as _log_stderr
 
     # a closed log-normal interval: exp(±1.96 s) around the value gives back s
     s = 0.3

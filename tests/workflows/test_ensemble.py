@@ -1,0 +1,78 @@
+"""The ensemble of independently trained potentials: members, budget split, combination."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from superionic.core.estimate import Estimate
+from superionic.transport.arrhenius import fit_arrhenius
+from superionic.workflows import ensemble as ens
+from superionic.workflows.conductivity import ConductivityConfig, ConductivityResult
+
+
+def _fake_member(sigma_300: float, Ea: float) -> ConductivityResult:
+    temps = [600.0, 700.0, 800.0, 900.0]
+    kB = 8.617333262e-5
+    sig = [sigma_300 * 300 / T * math.exp(-Ea / kB * (1 / T - 1 / 300)) for T in temps]
+    fit = fit_arrhenius(temps, sig, multiply_by_T=True, log_stderr=[0.1] * 4,
+                        quantity="sigma")
+    rows = [{"T_K": T, "steps": 1000, "D_tracer_cm2_per_s": Estimate.from_log(
+                math.log(s * 1e-3), 0.1).to_dict(),
+             "sigma_NE_S_per_cm": Estimate.from_log(math.log(s), 0.1).to_dict()}
+            for T, s in zip(temps, sig, strict=True)]
+    return ConductivityResult(
+        material="Li3N", target_T_K=300.0, sigma_S_per_cm=fit.predict(300.0), Ea_eV=fit.Ea_eV,
+        haven_ratio=Estimate.from_log(math.log(0.6), 0.1), temperatures_K=temps,
+        per_temperature=rows, arrhenius=fit.to_dict(), dimensionality="3D",
+        structure={"ordering": {"method": "ordered"}}, training={}, active_learning=[],
+        teacher_check=None, experiment={}, stages=[("train", 1.0)], arrhenius_fit=fit)
+
+
+def test_members_are_independent_and_combined_by_random_effects(tmp_path, monkeypatch):
+    truth = {0: (0.3, 0.15), 1: (1.2, 0.12), 2: (0.6, 0.14)}  # sigma(300 K), Ea per member
+    seen = []
+    clock = [0.0]
+
+    def fake_run(cfg):  # each member uses half of the budget it is given
+        k = len(seen)
+        seen.append(cfg)
+        clock[0] += 0.5 * cfg.budget_s
+        return _fake_member(*truth[k])
+
+    monkeypatch.setattr(ens, "run_conductivity", fake_run)
+    monkeypatch.setattr(ens, "_now", lambda: clock[0])
+    cfg = ConductivityConfig(material="Li3N", run_dir=str(tmp_path), budget_s=900.0,
+                             ensemble=3, seed=5, progress=False)
+    res = ens.run_ensemble(cfg)
+    # three members, one potential each, own seed and directory, budget shared
+    assert [c.ensemble for c in seen] == [1, 1, 1]
+    assert len({c.seed for c in seen}) == 3 and len({c.run_dir for c in seen}) == 3
+    # an equal share of what is left each; time a member leaves unused goes to the next
+    assert [c.budget_s for c in seen] == pytest.approx([300.0, 375.0, 562.5])
+    # members with equal errors: the combined value is the geometric mean of their sigmas
+    # and the mean of their Ea
+    assert res.sigma_S_per_cm.value == pytest.approx(
+        math.exp(np.mean(np.log([0.3, 1.2, 0.6]))), rel=1e-6)
+    assert res.Ea_eV.value == pytest.approx(np.mean([0.15, 0.12, 0.14]), abs=1e-9)
+    # a scatter of 4x between members widens the interval past every member's own
+    for m in res.members:
+        lo, hi = m["sigma_S_per_cm"]["ci95"]
+        assert res.sigma_S_per_cm.ci95[1] / res.sigma_S_per_cm.ci95[0] > hi / lo
+    assert res.sigma_S_per_cm.extra["tau"] > 0.3
+    # the JSON contract and the report
+    d = json.loads((tmp_path / "results.json").read_text())
+    for key in ("sigma_S_per_cm", "Ea_eV", "haven_ratio"):
+        assert set(d[key]) >= {"value", "stderr", "ci95"}
+    assert d["temperatures_K"] == [600.0, 700.0, 800.0, 900.0]
+    assert len(d["members"]) == 3
+    assert d["per_temperature"][0]["sigma_NE_S_per_cm"]["n_runs"] == 3
+    assert "3 potentials" in (tmp_path / "report.html").read_text()
+
+
+def test_one_member_is_the_plain_workflow(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(ens, "run_conductivity", lambda cfg: calls.append(cfg) or "plain")
+    cfg = ConductivityConfig(material="Li3N", run_dir=str(tmp_path))
+    assert ens.run_ensemble(cfg) == "plain" and calls == [cfg]
