@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     rows = [(f"sigma({res.target_T_K:g} K)", f"{res.sigma_S_per_cm} S/cm"),
             ("Ea", f"{res.Ea_eV} eV"),
             ("Haven ratio", str(res.haven_ratio)),
-            ("conduction", res.dimensionality),
+            ("conduction (MD temperatures)", res.dimensionality),
+            (f"conduction ({res.target_T_K:g} K)", res.dimensionality_at_target or "—"),
             ("temperatures (K)", ", ".join(f"{t:g}" for t in res.temperatures_K))]
     if exp.get("sigma_RT_S_per_cm"):
         rows.append(("experiment sigma(RT)", f"{exp['sigma_RT_S_per_cm']:.3g} S/cm "

@@ -22,6 +22,7 @@ import numpy as np
 from superionic.core.errors import InputError
 from superionic.core.estimate import Estimate, to_jsonable
 from superionic.core.units import A2_PER_FS_TO_CM2_PER_S
+from superionic.transport.anisotropy import conduction_dimensionality
 from superionic.transport.conductivity import conductivity_estimate
 from superionic.transport.covariance import (
     bounded_noise_covariance,
@@ -576,10 +577,6 @@ def _analyse_positions(
         method="Nernst-Einstein from D*" + (
             f" / assumed H_R = {assumed_haven_ratio:g}" if assumed_haven_ratio else ""),
     )
-    dmax = max(e.value for e in D_tr_xyz)
-    dimensionality = sum(
-        1 for e in D_tr_xyz if e.value > 0.1 * dmax and e.ci95[0] > 0  # type: ignore[index]
-    ) if dmax > 0 else 0
     block = _block_average(blocks, k0, k1, dt, n_eff, end_fraction, (k3, kdir), r_corr,
                            max_fit_points)
     return {
@@ -590,7 +587,7 @@ def _analyse_positions(
         "sigma_NE_S_per_cm": sigma_ne,
         "D_tracer_xyz_cm2_per_s": D_tr_xyz,
         "D_sigma_xyz_cm2_per_s": D_co_xyz,
-        "dimensionality": max(dimensionality, 1) if dmax > 0 else 0,
+        "dimensionality": conduction_dimensionality(D_tr_xyz),
         "fit_window_fs": (float(lags[0] * dt), float(lags[-1] * dt)),
         "msd": MSDCurves(time_fs, tracer, collective),
         "fit_lines": {

@@ -29,6 +29,7 @@ from ase import Atoms
 
 from superionic.core.estimate import Estimate, log_stderr
 from superionic.core.units import KB_EV_PER_K
+from superionic.transport.anisotropy import directional_arrhenius
 
 #: Fractions of the wall-time budget given to the stages before production MD.
 BUDGET_SHARES = {"relax": 0.04, "initial_data": 0.16, "train": 0.10, "active_learning": 0.15}
@@ -125,6 +126,8 @@ class ConductivityResult:
     stages_computed: list[str] = field(default_factory=list)
     stages_reused: list[str] = field(default_factory=list)
     members: list[dict[str, Any]] = field(default_factory=list)
+    dimensionality_at_target: str = ""
+    directional: dict[str, Any] = field(default_factory=dict)
     arrhenius_fit: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -649,6 +652,9 @@ def _sigma_arrhenius(temps: list[float], diffusions: list[Any]) -> tuple[Any, li
     return fit, [str(w.message) for w in caught if str(w.message) != fit.curvature_warning]
 
 
+_DIM_NAMES = {1: "1D", 2: "2D", 3: "3D"}
+
+
 def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict, init: dict,
                tr: dict, al: dict, prod: dict[float, dict], entry: Any,
                store: Any) -> ConductivityResult:
@@ -687,6 +693,9 @@ def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict,
         haven = Estimate(float("nan"), float("nan"), method="not determined")
         notes.append("Haven ratio not determined: collective diffusion too noisy")
     dim = max(set(dims), key=dims.count)
+    directional = directional_arrhenius(
+        temps, [prod[T]["diffusion"].D_tracer_xyz_cm2_per_s for T in temps], cfg.target_T_K)
+    notes += directional["notes"]
     experiment = {}
     if entry is not None:
         experiment = {"sigma_RT_S_per_cm": entry.sigma_RT_S_per_cm,
@@ -696,11 +705,14 @@ def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict,
         material=cfg.material, target_T_K=cfg.target_T_K,
         sigma_S_per_cm=sigma_T, Ea_eV=fit.Ea_eV, haven_ratio=haven, temperatures_K=temps,
         per_temperature=rows, arrhenius=fit.to_dict(),
-        dimensionality={1: "1D", 2: "2D", 3: "3D"}.get(dim, str(dim)),
+        dimensionality=_DIM_NAMES.get(dim, str(dim)),
         structure={"n_atoms": len(rel["atoms"]), "formula": rel["atoms"].get_chemical_formula(),
                    "ordering": st["ordering"],
                    "relax": {k: v for k, v in rel.items() if k != "atoms"}},
         training=tr["training"] | {"after_active_learning": al["errors"]},
         active_learning=al["history"], teacher_check=None, experiment=experiment,
         stages=store.stages(), notes=notes, arrhenius_fit=fit,
+        dimensionality_at_target=_DIM_NAMES.get(directional["dimensionality"],
+                                                str(directional["dimensionality"])),
+        directional=directional,
     )

@@ -16,6 +16,17 @@ def _fmt(e: dict[str, Any] | Any, digits: int = 3) -> str:
     return f"{d['value']:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
 
 
+def _directional_table(d: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per-axis Arrhenius fits: Ea, D* at the target temperature, ratio to the fastest axis."""
+    rows = []
+    for a, ea, dt, r in zip(d["axes"], d["Ea_eV"], d["D_tracer_cm2_per_s"],
+                            d["ratio_to_fastest"], strict=True):
+        rows.append([a, "—" if ea is None else _fmt(ea), "—" if dt is None else _fmt(dt),
+                     "—" if r is None else _fmt(r)])
+    return (["axis", "Ea (eV)", f"D* at {d['T_K']:g} K (cm²/s)",
+             f"ratio to fastest ({d['fastest']})"], rows)
+
+
 def write_conductivity_report(result: Any, prod: dict[float, dict[str, Any]],
                               run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` with its figures under ``run_dir/figures``."""
@@ -32,7 +43,10 @@ def write_conductivity_report(result: Any, prod: dict[float, dict[str, Any]],
             ["Ea (eV)", _fmt(result.Ea_eV),
              f"{exp['Ea_eV']:.3g}" if exp.get("Ea_eV") else "—"],
             ["Haven ratio", _fmt(result.haven_ratio), "—"],
-            ["conduction", result.dimensionality, "—"]]
+            ["conduction (MD temperatures)", result.dimensionality, "—"]]
+    if result.dimensionality_at_target:
+        head.append([f"conduction ({result.target_T_K:g} K)", result.dimensionality_at_target,
+                     "—"])
     summary = Section("Result", tables=[(["quantity", "prediction [95 % interval]",
                                           "experiment"], head)], notes=list(result.notes))
     if exp:
@@ -83,6 +97,8 @@ def write_conductivity_report(result: Any, prod: dict[float, dict[str, Any]],
     md.tables.append((["T (K)", "D*_x", "D*_y", "D*_z"],
                       [[f"{r['T_K']:g}"] + [_fmt(d) for d in r["D_tracer_xyz_cm2_per_s"]]
                        for r in result.per_temperature]))
+    if result.directional:
+        md.tables.append(_directional_table(result.directional))
     for T in sorted(prod):
         path = figs / f"msd_T{int(T)}K.png"
         plot_msd(prod[T]["diffusion"], path)
@@ -131,7 +147,9 @@ def write_ensemble_report(result: Any, members: list[Any], run_dir: str | Path) 
             ["Ea (eV)", _fmt(result.Ea_eV), "—",
              f"{exp['Ea_eV']:.3g}" if exp.get("Ea_eV") else "—"],
             ["Haven ratio", _fmt(result.haven_ratio), "—", "—"],
-            ["conduction", result.dimensionality, "—", "—"]]
+            ["conduction (MD temperatures)", result.dimensionality, "—", "—"],
+            [f"conduction ({result.target_T_K:g} K)", result.dimensionality_at_target or "—",
+             "—", "—"]]
     summary = Section("Result (all potentials)", tables=[(
         ["quantity", "combined [95 % interval]", "members' errors only", "experiment"], head)],
         notes=list(result.notes))

@@ -40,7 +40,10 @@ def _member_summary(k: int, cfg: ConductivityConfig, r: ConductivityResult) -> d
     return {"member": k, "seed": cfg.seed, "run_dir": cfg.run_dir, "report": r.report,
             "sigma_S_per_cm": r.sigma_S_per_cm.to_dict(), "Ea_eV": r.Ea_eV.to_dict(),
             "haven_ratio": r.haven_ratio.to_dict(), "temperatures_K": r.temperatures_K,
-            "dimensionality": r.dimensionality, "refinements": len(r.refinements),
+            "dimensionality": r.dimensionality,
+            "dimensionality_at_target": r.dimensionality_at_target,
+            "directional": r.directional,
+            "refinements": len(r.refinements),
             "production_steps": {f"{row['T_K']:g}": row["steps"] for row in r.per_temperature},
             "ordering": r.structure.get("ordering", {}).get("method", "")}
 
@@ -69,6 +72,14 @@ def _per_temperature(members: list[ConductivityResult]) -> list[dict[str, Any]]:
     return rows
 
 
+def _consensus(labels: list[str]) -> str:
+    """The label most members give when it is a strict majority, else all of them named."""
+    top = max(set(labels), key=labels.count)
+    if 2 * labels.count(top) > len(labels):
+        return top
+    return " or ".join(sorted(set(labels))) + " (members differ)"
+
+
 def combine_members(cfg: ConductivityConfig, cfgs: list[ConductivityConfig],
                     members: list[ConductivityResult]) -> ConductivityResult:
     """The ensemble's result: members' sigma (ln scale), Ea and Haven ratio (ln scale)
@@ -78,6 +89,7 @@ def combine_members(cfg: ConductivityConfig, cfgs: list[ConductivityConfig],
     ea = combine_runs([m.Ea_eV for m in members], name="Ea_eV")
     haven = _combine_optional([m.haven_ratio for m in members], "haven_ratio", log_scale=True)
     dims = [m.dimensionality for m in members]
+    dims_target = [m.dimensionality_at_target for m in members]
     first = members[0]
     notes = [f"member {k}: {n}" for k, m in enumerate(members) for n in m.notes]
     tau = sigma.extra["tau"]
@@ -90,7 +102,10 @@ def combine_members(cfg: ConductivityConfig, cfgs: list[ConductivityConfig],
                                                                 for m in members))),
         per_temperature=_per_temperature(members),
         arrhenius={"members": [m.arrhenius for m in members]},
-        dimensionality=max(set(dims), key=dims.count), structure=first.structure,
+        dimensionality=_consensus(dims),
+        dimensionality_at_target=_consensus(dims_target),
+        directional={"members": [m.directional for m in members]},
+        structure=first.structure,
         training=first.training, active_learning=first.active_learning,
         teacher_check=first.teacher_check, experiment=first.experiment,
         stages=[(f"member{k}:{name}", t) for k, m in enumerate(members) for name, t in m.stages],

@@ -8,6 +8,7 @@ run recomputes nothing that had finished and ends with the numbers of an uninter
 """
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -16,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from superionic.core.units import KB_EV_PER_K
 
 CONFIG = dict(
     material="Li3N", vacancies=1, min_distance_A=7.0, temperatures_K=[600.0, 900.0],
@@ -72,6 +75,16 @@ def test_end_to_end_gives_physical_transport_numbers(reference):
     # every stage records the wall time it took, production segments included
     prod = [t for stage, t in r["stages"] if stage == "production"]
     assert prod and all(t > 0 for t in prod)
+    # per-axis Arrhenius fits through two temperatures equal the two-point formula
+    # Ea_a = k_B ln(D_a(900) / D_a(600)) / (1/600 - 1/900)
+    directional = r["directional"]
+    assert r["dimensionality_at_target"] in ("1D", "2D", "3D")
+    lo, hi = (row["D_tracer_xyz_cm2_per_s"] for row in r["per_temperature"])
+    for a, ea in enumerate(directional["Ea_eV"]):
+        if ea is None:
+            continue
+        two_point = KB_EV_PER_K * math.log(hi[a]["value"] / lo[a]["value"]) / (1 / 600 - 1 / 900)
+        assert ea["value"] == pytest.approx(two_point, rel=1e-6)
 
 
 def test_resume_after_kill_recomputes_nothing_finished(tmp_path, reference):

@@ -12,7 +12,7 @@ from superionic.workflows import ensemble as ens
 from superionic.workflows.conductivity import ConductivityConfig, ConductivityResult
 
 
-def _fake_member(sigma_300: float, Ea: float) -> ConductivityResult:
+def _fake_member(sigma_300: float, Ea: float, dim_target: str = "3D") -> ConductivityResult:
     temps = [600.0, 700.0, 800.0, 900.0]
     kB = 8.617333262e-5
     sig = [sigma_300 * 300 / T * math.exp(-Ea / kB * (1 / T - 1 / 300)) for T in temps]
@@ -27,11 +27,13 @@ def _fake_member(sigma_300: float, Ea: float) -> ConductivityResult:
         haven_ratio=Estimate.from_log(math.log(0.6), 0.1), temperatures_K=temps,
         per_temperature=rows, arrhenius=fit.to_dict(), dimensionality="3D",
         structure={"ordering": {"method": "ordered"}}, training={}, active_learning=[],
-        teacher_check=None, experiment={}, stages=[("train", 1.0)], arrhenius_fit=fit)
+        teacher_check=None, experiment={}, stages=[("train", 1.0)], arrhenius_fit=fit,
+        dimensionality_at_target=dim_target)
 
 
 def test_members_are_independent_and_combined_by_random_effects(tmp_path, monkeypatch):
-    truth = {0: (0.3, 0.15), 1: (1.2, 0.12), 2: (0.6, 0.14)}  # sigma(300 K), Ea per member
+    # sigma(300 K), Ea, conduction at 300 K per member
+    truth = {0: (0.3, 0.15, "2D"), 1: (1.2, 0.12, "1D"), 2: (0.6, 0.14, "2D")}
     seen = []
     clock = [0.0]
 
@@ -61,6 +63,9 @@ def test_members_are_independent_and_combined_by_random_effects(tmp_path, monkey
         lo, hi = m["sigma_S_per_cm"]["ci95"]
         assert res.sigma_S_per_cm.ci95[1] / res.sigma_S_per_cm.ci95[0] > hi / lo
     assert res.sigma_S_per_cm.extra["tau"] > 0.3
+    # conduction: all members 3D at the MD temperatures; two of three 2D at 300 K
+    assert res.dimensionality == "3D" and res.dimensionality_at_target == "2D"
+    assert [m["dimensionality_at_target"] for m in res.members] == ["2D", "1D", "2D"]
     # the JSON contract and the report
     d = json.loads((tmp_path / "results.json").read_text())
     for key in ("sigma_S_per_cm", "Ea_eV", "haven_ratio"):
@@ -76,3 +81,9 @@ def test_one_member_is_the_plain_workflow(tmp_path, monkeypatch):
     monkeypatch.setattr(ens, "run_conductivity", lambda cfg: calls.append(cfg) or "plain")
     cfg = ConductivityConfig(material="Li3N", run_dir=str(tmp_path))
     assert ens.run_ensemble(cfg) == "plain" and calls == [cfg]
+
+
+def test_dimensionality_without_a_majority_names_every_answer():
+    assert ens._consensus(["1D", "2D"]) == "1D or 2D (members differ)"
+    assert ens._consensus(["3D", "3D", "2D", "2D"]) == "2D or 3D (members differ)"
+    assert ens._consensus(["3D", "2D", "3D"]) == "3D"
