@@ -3,8 +3,11 @@
 One vacancy in 35 atoms hops rarely: 8 ps per temperature (cheap at level 6) keep D* at
 600 K well resolved and below D* at 900 K whatever the trajectory's chaotic details.
 
-The resume test kills the run in the middle of production MD and checks that the restarted
-run recomputes nothing that had finished and ends with the numbers of an uninterrupted run.
+The resume test kills a second run in the middle of production MD and checks that the
+restarted run recomputes nothing that had finished and ends with the numbers of the
+uninterrupted one. The two runs go side by side from the start (a watcher kills the second one
+at its first production checkpoint and restarts it), so the pair costs one run's wall time on
+two cores; both tests sit in one xdist group so that one worker owns the pair.
 """
 
 import json
@@ -13,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -52,9 +56,42 @@ def _finish(p: subprocess.Popen) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
+pytestmark = pytest.mark.xdist_group("conductivity_e2e")
+
+
+def _kill_at_first_checkpoint(run_dir: Path, state: dict) -> None:
+    """Start a run, SIGKILL it once production MD has written a checkpoint, start it again."""
+    p = _start(run_dir)
+    md_dir = run_dir / "md"
+    t0 = time.time()
+    while time.time() - t0 < 900 and p.poll() is None:
+        if md_dir.exists() and any(md_dir.glob("*.ckpt")):
+            break
+        time.sleep(0.5)
+    state["killed_mid_run"] = p.poll() is None
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    state["restarted"] = _start(run_dir)
+
+
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> dict:
-    return _finish(_start(tmp_path_factory.mktemp("ref")))
+def runs(tmp_path_factory):
+    """The uninterrupted run and, beside it, the killed-and-restarted one."""
+    state: dict = {}
+    watcher = threading.Thread(target=_kill_at_first_checkpoint,
+                               args=(tmp_path_factory.mktemp("killed") / "run", state))
+    ref = _start(tmp_path_factory.mktemp("ref"))
+    watcher.start()
+    yield {"reference": ref, "watcher": watcher, "state": state}
+    watcher.join(timeout=900)
+    for q in (ref, state.get("restarted")):
+        if q is not None and q.poll() is None:
+            q.kill()
+
+
+@pytest.fixture(scope="module")
+def reference(runs) -> dict:
+    return _finish(runs["reference"])
 
 
 def test_end_to_end_gives_physical_transport_numbers(reference):
@@ -87,21 +124,11 @@ def test_end_to_end_gives_physical_transport_numbers(reference):
         assert ea["value"] == pytest.approx(two_point, rel=1e-6)
 
 
-def test_resume_after_kill_recomputes_nothing_finished(tmp_path, reference):
-    run_dir = tmp_path / "run"
-    p = _start(run_dir)
-    md_dir = run_dir / "md"
-    t0 = time.time()
-    while time.time() - t0 < 600:  # wait until production MD has written a checkpoint
-        if md_dir.exists() and any(md_dir.glob("*.ckpt")):
-            break
-        if p.poll() is not None:
-            break
-        time.sleep(0.5)
-    assert p.poll() is None, "the run ended before production MD could be interrupted"
-    p.send_signal(signal.SIGKILL)
-    p.wait()
-    res = _finish(_start(run_dir))
+def test_resume_after_kill_recomputes_nothing_finished(runs, reference):
+    runs["watcher"].join(timeout=900)
+    state = runs["state"]
+    assert state["killed_mid_run"], "the run ended before production MD could be interrupted"
+    res = _finish(state["restarted"])
     assert not {"structure", "relax", "initial_data", "train", "active_learning"} & set(
         res["stages_computed"])
     for key in ("sigma_S_per_cm", "Ea_eV"):
