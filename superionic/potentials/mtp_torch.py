@@ -64,6 +64,28 @@ class TorchProgram:
                    t(pow_select, torch.float64))
 
 
+def monomials_torch(tp: TorchProgram, u: torch.Tensor) -> torch.Tensor:
+    """Angular monomials x̂^a ŷ^b ẑ^c of every basic moment (P, n_basic) for unit vectors u."""
+    powers = [torch.ones_like(u)]
+    for _ in range(tp.program.nu_max):
+        powers.append(powers[-1] * u)
+    pw = torch.stack(powers, dim=2)  # (P, 3, nu_max+1)
+    sel = tp.pow_select
+    return (pw[:, 0] @ sel[0]) * (pw[:, 1] @ sel[1]) * (pw[:, 2] @ sel[2])
+
+
+def contract_torch(tp: TorchProgram, basic: torch.Tensor) -> torch.Tensor:
+    """Basis values (N, n_basis) from the basic moments (N, n_basic) by the contraction
+    program (contractions of moment tensors, Shapeev 2016)."""
+    values = basic
+    n_atoms = basic.shape[0]
+    for ia, ib, ic, co, width in zip(tp.ia, tp.ib, tp.ic, tp.coeff, tp.widths, strict=True):
+        prod = co * values[:, ia] * values[:, ib]
+        new = torch.zeros(n_atoms, width, dtype=values.dtype, device=values.device)
+        values = torch.cat([values, new.index_add(1, ic, prod)], dim=1)
+    return values[:, tp.basis_index]
+
+
 def basis_torch(
     tp: TorchProgram,
     species: torch.Tensor,
@@ -81,18 +103,7 @@ def basis_torch(
     Q = chebyshev_radial_torch(r, r_min, r_cut, radial_coeffs.shape[3])
     c = radial_coeffs[species[pair_i], species[pair_j]]  # (P, n_mu, n_beta)
     f = torch.einsum("pmb,pb->pm", c, Q)
-    nu_max = tp.program.nu_max
-    powers = [torch.ones_like(u)]
-    for _ in range(nu_max):
-        powers.append(powers[-1] * u)
-    pw = torch.stack(powers, dim=2)  # (P, 3, nu_max+1)
-    sel = tp.pow_select
-    mono = (pw[:, 0] @ sel[0]) * (pw[:, 1] @ sel[1]) * (pw[:, 2] @ sel[2])
-    per_pair = (f @ tp.mu_select) * mono
-    values = torch.zeros(n_atoms, per_pair.shape[1], dtype=per_pair.dtype, device=per_pair.device)
-    values = values.index_add(0, pair_i, per_pair)
-    for ia, ib, ic, co, width in zip(tp.ia, tp.ib, tp.ic, tp.coeff, tp.widths, strict=True):
-        prod = co * values[:, ia] * values[:, ib]
-        new = torch.zeros(n_atoms, width, dtype=values.dtype, device=values.device)
-        values = torch.cat([values, new.index_add(1, ic, prod)], dim=1)
-    return values[:, tp.basis_index]
+    per_pair = (f @ tp.mu_select) * monomials_torch(tp, u)
+    basic = torch.zeros(n_atoms, per_pair.shape[1], dtype=per_pair.dtype,
+                        device=per_pair.device).index_add(0, pair_i, per_pair)
+    return contract_torch(tp, basic)

@@ -17,6 +17,7 @@ from ase import Atoms
 
 from superionic.core.errors import InputError
 from superionic.potentials.mtp_torch import TorchProgram, basis_torch
+from superionic.potentials.pair_tables import basis_from_tables, mtp_gradients, pair_tables
 from superionic.potentials.qmtp import QMTP, find_neighbours
 
 
@@ -64,6 +65,8 @@ class Batch:
     charges_mask: torch.Tensor | None = None
     #: Coulomb matrices and their geometric derivatives, filled on first use by QMTPTorch
     coulomb_cache: dict | None = None
+    #: fixed-geometry pair tables (:mod:`superionic.potentials.pair_tables`), filled on first use
+    pair_tables: Any = None
 
 
 def make_batch(model: QMTP, structures: Sequence[Atoms], device: str = "cpu",
@@ -169,6 +172,7 @@ DENSE_COULOMB_MAX_ATOMS: int = 1000
 DENSE_COULOMB_MAX_BYTES: int = 2 * 1024**3
 
 _ELECTROSTATICS = ("auto", "dense", "autograd")
+_MTP_FORCES = ("auto", "tables", "autograd")
 
 
 @dataclass
@@ -259,14 +263,26 @@ class QMTPTorch(torch.nn.Module):
     large cell, as in MD); ``"auto"`` is dense for labelled batches (training and validation
     sets, evaluated many times) and ``create_graph`` calls, up to ``DENSE_COULOMB_MAX_ATOMS``
     atoms per structure, else autograd. Both give the same numbers to rounding.
+
+    ``mtp_forces``: ``"tables"`` takes the MTP forces and stress in closed form from per-pair
+    tables of the fixed batch geometry (:mod:`superionic.potentials.pair_tables`; the loss
+    gradient of a force fit then differentiates twice only through the per-atom contraction);
+    ``"autograd"`` differentiates the basis with respect to positions and strain; ``"auto"``
+    uses tables where dense electrostatics is used (or there are no charges) for labelled
+    batches and ``create_graph`` calls, within ``PAIR_TABLE_MAX_BYTES``. Same numbers to
+    rounding.
     """
 
-    def __init__(self, model: QMTP, device: str = "cpu", electrostatics: str = "auto") -> None:
+    def __init__(self, model: QMTP, device: str = "cpu", electrostatics: str = "auto",
+                 mtp_forces: str = "auto") -> None:
         super().__init__()
-        if electrostatics not in _ELECTROSTATICS:
-            raise InputError(f"electrostatics {electrostatics!r}", field="electrostatics",
-                             expected=" or ".join(repr(x) for x in _ELECTROSTATICS))
+        for name, value, allowed in (("electrostatics", electrostatics, _ELECTROSTATICS),
+                                     ("mtp_forces", mtp_forces, _MTP_FORCES)):
+            if value not in allowed:
+                raise InputError(f"{name} {value!r}", field=name,
+                                 expected=" or ".join(repr(x) for x in allowed))
         self.electrostatics = electrostatics
+        self.mtp_forces = mtp_forces
         self.model = model
         dev = torch.device(device)
         self.tp = TorchProgram.build(model.program, dev)
@@ -336,22 +352,29 @@ class QMTPTorch(torch.nn.Module):
                 create_graph: bool = False) -> dict[str, torch.Tensor]:
         """Energies (S,), forces (N, 3), stress (S, 3, 3), charges (N,), basis (N, n_basis)."""
         need_grad = forces or stress
-        pos = b.positions.clone().requires_grad_(need_grad)
-        eps = torch.zeros_like(b.cells).requires_grad_(need_grad)
-        strain = torch.eye(3, dtype=pos.dtype, device=pos.device) + eps
-        pos_s = torch.einsum("na,nab->nb", pos, strain[b.system])
-        cells_s = b.cells @ strain
-        vec = self.pair_vectors(b, pos_s, cells_s)
-        B = self.basis(b, pos_s, cells_s, vec)
+        dense = self.model.charges and self._dense(b, create_graph)
+        tables = (self._tables(b, create_graph)
+                  if need_grad and (dense or not self.model.charges) else None)
+        if tables is not None:
+            B, M, F, fp = basis_from_tables(tables, self.tp, self.radial_coeffs,
+                                            b.positions.shape[0])
+            e_rep = tables.rep_energy
+        else:
+            pos = b.positions.clone().requires_grad_(need_grad)
+            eps = torch.zeros_like(b.cells).requires_grad_(need_grad)
+            strain = torch.eye(3, dtype=pos.dtype, device=pos.device) + eps
+            pos_s = torch.einsum("na,nab->nb", pos, strain[b.system])
+            cells_s = b.cells @ strain
+            vec = self.pair_vectors(b, pos_s, cells_s)
+            B = self.basis(b, pos_s, cells_s, vec)
+            e_rep = self.repulsion(b, vec)
         xi = self.xi * self.basis_scale
         e_atom = B @ xi + self.e0[b.species]
-        energy = torch.zeros(b.n_systems, dtype=pos.dtype, device=pos.device)
+        energy = torch.zeros(b.n_systems, dtype=B.dtype, device=B.device)
         energy = energy.index_add(0, b.system, e_atom)
-        e_rep = self.repulsion(b, vec)
         if e_rep is not None:
             energy = energy + e_rep
         charges = torch.zeros_like(e_atom)
-        dense = self.model.charges and self._dense(b, create_graph)
         if self.model.charges:
             w = self.w_chi * self.basis_scale
             chi = self.chi0[b.species] + (w[b.species] * B).sum(dim=1)
@@ -375,25 +398,39 @@ class QMTPTorch(torch.nn.Module):
             energy = energy + torch.stack(e_q)
             charges = torch.cat(qs)
         out = {"energy": energy, "charges": charges, "basis": B}
-        if need_grad and dense:
-            # dE/dB at fixed charges: xi + q w (the charges enter through chi = chi0 + w.B)
-            cot = xi.expand_as(B) + charges[:, None] * w[b.species]
+        if not need_grad:
+            return out
+        # dE/dB at fixed charges: xi + q w (the charges enter through chi = chi0 + w.B)
+        cot = xi.expand_as(B) + (charges[:, None] * w[b.species] if dense else 0.0)
+        if tables is not None:
+            (G,) = torch.autograd.grad(B, M, grad_outputs=cot, create_graph=create_graph)
+            g_pos, g_eps = mtp_gradients(tables, self.tp, b, G, F, fp)
+            if e_rep is not None:
+                g_pos = g_pos + tables.rep_g_pos
+                g_eps = g_eps + tables.rep_g_eps
+        elif dense:
             outs, cots = [B], [cot]
             if e_rep is not None:
                 outs.append(e_rep)
                 cots.append(torch.ones_like(e_rep))
             g_pos, g_eps = torch.autograd.grad(outs, (pos, eps), grad_outputs=cots,
                                                create_graph=create_graph)
-            g_pos = g_pos + g_pos_q
-            g_eps = g_eps + g_eps_q
-        elif need_grad:
+        else:
             g_pos, g_eps = torch.autograd.grad(energy.sum(), (pos, eps),
                                                create_graph=create_graph)
-        if need_grad:
-            out["forces"] = -g_pos
-            s = g_eps / b.volumes[:, None, None]
-            out["stress"] = 0.5 * (s + s.transpose(1, 2))
+        if dense:
+            g_pos = g_pos + g_pos_q
+            g_eps = g_eps + g_eps_q
+        out["forces"] = -g_pos
+        s = g_eps / b.volumes[:, None, None]
+        out["stress"] = 0.5 * (s + s.transpose(1, 2))
         return out
+
+    def _tables(self, b: Batch, create_graph: bool):
+        if self.mtp_forces == "autograd" or (
+                self.mtp_forces == "auto" and not (create_graph or b.energy is not None)):
+            return None
+        return pair_tables(self.model, self.tp, b)
 
     def _dense(self, b: Batch, create_graph: bool) -> bool:
         if self.electrostatics == "auto":

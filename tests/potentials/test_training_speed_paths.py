@@ -4,11 +4,9 @@ through the Ewald sums and the QEq solve: losses, gradients, trained parameters.
 import numpy as np
 import pytest
 import torch
-from ase.build import bulk
-from ase.calculators.singlepoint import SinglePointCalculator
+from training_data import labelled, loss_and_grad, start_model
 
 from superionic.potentials import qmtp_torch
-from superionic.potentials.qmtp import QMTP
 from superionic.potentials.qmtp_torch import QMTPTorch, make_batch
 from superionic.potentials.training import (
     LinearFitCache,
@@ -24,55 +22,9 @@ from superionic.potentials.training import (
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 
-def _reference_model():
-    m = QMTP.random(["Li", "P", "S"], level=8, seed=11, charges=True, r_cut=4.0)
-    m.chi0_ = np.array([1.0, 4.0, 6.0])
-    return m
-
-
-def _labelled(seed=0):
-    """Rattled Li-P-S cells of two sizes (8 and 16 atoms) and an isolated cluster, labelled
-    with energies, forces, stress and charges of a random charged QMTP."""
-    rng = np.random.default_rng(seed)
-    ref = _reference_model()
-    out = []
-    for k in range(4):
-        a = bulk("Li", "bcc", a=3.6, cubic=True).repeat((2, 2, 1 + k % 2))
-        a.numbers[[1, 4]] = 16
-        a.numbers[6] = 15
-        a.positions += rng.normal(scale=0.12, size=a.positions.shape)
-        a.set_cell(a.cell.array + rng.normal(scale=0.05, size=(3, 3)), scale_atoms=True)
-        out.append(a)
-    cluster = out[0].copy()
-    cluster.pbc = False
-    cluster.cell = None
-    out.append(cluster)
-    for a in out:
-        r = ref.compute(a)
-        kw = {"stress": r["stress"]} if a.pbc.all() else {}
-        a.calc = SinglePointCalculator(a, energy=r["energy"], forces=r["forces"], **kw)
-        a.set_array("charges", r["charges"])
-    return out
-
-
-def _start_model():
-    m = QMTP.random(["Li", "P", "S"], level=8, seed=4, charges=True, r_cut=4.0)
-    m.chi0_ = np.array([1.5, 3.5, 5.0])
-    return m
-
-
-def _loss_and_grad(tm, b):
-    tm.zero_grad()
-    out = tm(b, stress=True, create_graph=True)
-    loss, _ = _loss(out, b, LossWeights(), True)
-    loss.backward()
-    grads = [p.grad.clone() for p in tm.parameters() if p.requires_grad]
-    return float(loss.detach()), grads
-
-
 def test_loss_and_gradient_equal_autograd_path():
-    data = _labelled()
-    m = _start_model()
+    data = labelled()
+    m = start_model()
     b = make_batch(m, data)
     dense = QMTPTorch(m, electrostatics="dense")
     ref = QMTPTorch(m, electrostatics="autograd")
@@ -80,8 +32,8 @@ def test_loss_and_gradient_equal_autograd_path():
     for key in ("energy", "forces", "stress", "charges"):
         x, y = out_d[key].detach(), out_r[key].detach()
         assert float((x - y).abs().max()) < 1e-11 * float(y.abs().max())
-    loss_d, g_d = _loss_and_grad(dense, b)
-    loss_r, g_r = _loss_and_grad(ref, b)
+    loss_d, g_d = loss_and_grad(dense, b)
+    loss_r, g_r = loss_and_grad(ref, b)
     assert loss_d > 1e-3  # a model far from the labels: every term contributes
     assert loss_d == pytest.approx(loss_r, rel=1e-12)
     for x, y in zip(g_d, g_r, strict=True):
@@ -91,12 +43,12 @@ def test_loss_and_gradient_equal_autograd_path():
 def test_loss_gradient_equals_finite_differences():
     # directional derivative of the loss (forces, stress, charges, energies) along a random
     # direction of all parameters, central differences
-    data = _labelled(seed=1)
-    m = _start_model()
+    data = labelled(seed=1)
+    m = start_model()
     b = make_batch(m, data)
     tm = QMTPTorch(m, electrostatics="dense")
     params = [p for p in tm.parameters() if p.requires_grad]
-    _, grads = _loss_and_grad(tm, b)
+    _, grads = loss_and_grad(tm, b)
     rng = np.random.default_rng(0)
     direction = [torch.as_tensor(rng.normal(size=p.shape)) * (p.detach().abs().mean() + 0.1)
                  for p in params]
@@ -121,7 +73,7 @@ def test_loss_gradient_equals_finite_differences():
 
 
 def test_training_equals_autograd_path(monkeypatch):
-    data = _labelled(seed=2)
+    data = labelled(seed=2)
     kw = dict(level=8, r_cut=4.0, charges=True, epochs=2, val_fraction=0.2, seed=0,
               progress=False, threads=1)
     fast = train(data, **kw)
@@ -147,8 +99,8 @@ def test_training_equals_autograd_path(monkeypatch):
 def test_cached_linear_fits_equal_numba_path():
     # the cache evaluates the charge offsets with the torch engine on cached Coulomb matrices;
     # without it they come from the numba engine (QMTP.compute): an independent second path
-    data = _labelled(seed=3)
-    plain, cached = _start_model(), _start_model()
+    data = labelled(seed=3)
+    plain, cached = start_model(), start_model()
     lam_plain = fit_charge_scale(plain, data)
     cache = LinearFitCache()
     lam_cached = fit_charge_scale(cached, data, cache=cache)
