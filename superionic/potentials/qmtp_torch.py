@@ -356,8 +356,7 @@ class QMTPTorch(torch.nn.Module):
         tables = (self._tables(b, create_graph)
                   if need_grad and (dense or not self.model.charges) else None)
         if tables is not None:
-            B, M, F, fp = basis_from_tables(tables, self.tp, self.radial_coeffs,
-                                            b.positions.shape[0])
+            B, state = basis_from_tables(tables, self.tp, self.radial_coeffs)
             e_rep = tables.rep_energy
         else:
             pos = b.positions.clone().requires_grad_(need_grad)
@@ -403,8 +402,7 @@ class QMTPTorch(torch.nn.Module):
         # dE/dB at fixed charges: xi + q w (the charges enter through chi = chi0 + w.B)
         cot = xi.expand_as(B) + (charges[:, None] * w[b.species] if dense else 0.0)
         if tables is not None:
-            (G,) = torch.autograd.grad(B, M, grad_outputs=cot, create_graph=create_graph)
-            g_pos, g_eps = mtp_gradients(tables, self.tp, b, G, F, fp)
+            g_pos, g_eps = mtp_gradients(tables, self.tp, b, state, B, cot, create_graph)
             if e_rep is not None:
                 g_pos = g_pos + tables.rep_g_pos
                 g_eps = g_eps + tables.rep_g_eps

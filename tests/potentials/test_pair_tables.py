@@ -23,8 +23,11 @@ def _model(charges: bool) -> QMTP:
     return m
 
 
+@pytest.mark.parametrize("kernels", [True, False])
 @pytest.mark.parametrize("charges", [False, True])
-def test_tables_equal_autograd_forces_and_loss_gradient(charges):
+def test_tables_equal_autograd_forces_and_loss_gradient(charges, kernels, monkeypatch):
+    # kernels=False: the torch products of the tables (the path on a GPU)
+    monkeypatch.setattr(pair_tables, "CPU_KERNELS", kernels)
     data = labelled(seed=5)  # two cell sizes and an isolated cluster
     m = _model(charges)
     b = make_batch(m, data)
