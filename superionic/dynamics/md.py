@@ -82,6 +82,7 @@ def run_md(
     check_every: int | None = None,
     potential_name: str = "",
     blas_threads: int | None = 1,
+    checkpoint_on_stop: bool = True,
 ) -> MDResult:
     """Run ``steps`` MD steps of ``atoms`` with ``calculator``, writing ``out`` (H5MD).
 
@@ -91,6 +92,10 @@ def run_md(
     the extrapolation grade passes the break grade; checking every step catches a collapse
     that happens between two samples). ``blas_threads``: numpy's BLAS threads during the loop
     (its per-step linear algebra is small; None leaves the library's setting).
+    ``checkpoint_on_stop=False`` keeps the last regular checkpoint when ``stop_if`` stops the
+    run, so that a run killed after such a stop replays the stretch to it and meets the same
+    stop with the same configurations (by default the stop state is checkpointed, so that a
+    run stopped for time continues from there).
     """
     from superionic.io.h5md import H5MDWriter
 
@@ -191,7 +196,8 @@ def run_md(
                     checkpoint(wall_before + time.perf_counter() - t_start)
                 if bar is not None:
                     bar.update(1)
-            checkpoint(wall_before + time.perf_counter() - t_start)
+            if checkpoint_on_stop or not stopped:
+                checkpoint(wall_before + time.perf_counter() - t_start)
         finally:
             flush()
             writer.close()

@@ -47,10 +47,8 @@ class PairTables:
     pair_j: torch.Tensor
     pair_system: torch.Tensor
     pair_start: np.ndarray
-    #: the radial tables Q, dQ are in species-pair order: ``by_species`` lists that order's
-    #: pairs, ``groups`` its runs (species-pair index, start, stop), ``from_species`` maps it
-    #: back to the atom order
-    by_species: torch.Tensor
+    #: the radial tables Q, dQ are in species-pair order, ``groups`` its runs (species-pair
+    #: index, start, stop); ``from_species`` maps that order back to the atom order
     from_species: torch.Tensor
     groups: list[tuple[int, int, int]]
     Q: torch.Tensor  # (P, n_beta)
@@ -122,7 +120,7 @@ def _build(model: QMTP, tp: TorchProgram, b, key: tuple) -> PairTables:
         rep_energy = torch.zeros(b.n_systems, dtype=r.dtype, device=r.device).index_add(
             0, pair_system, e_pair.detach())
     return PairTables(key, b.positions.clone(), b.cells.clone(), pair_i, pair_j, pair_system,
-                      pair_start, by_species, from_species, groups, Q, dQ, vec, unit, mono,
+                      pair_start, from_species, groups, Q, dQ, vec, unit, mono,
                       dmono, rep_energy, rep_g_pos, rep_g_eps)
 
 
@@ -248,8 +246,13 @@ def basis_from_tables(t: PairTables, tp: TorchProgram, radial_coeffs: torch.Tens
     """Basis values (N, n_basis) for the current radial coefficients (the radial functions by
     one small matrix product per species pair) and the state :func:`mtp_gradients` needs."""
     c = radial_coeffs.reshape(-1, *radial_coeffs.shape[2:])  # (S², n_mu, n_beta)
-    f = torch.cat([t.Q[lo:hi] @ c[g].T for g, lo, hi in t.groups])[t.from_species]
-    fp = torch.cat([t.dQ[lo:hi] @ c[g].T for g, lo, hi in t.groups])[t.from_species]
+
+    def radial(table: torch.Tensor) -> torch.Tensor:
+        if not t.groups:  # no pair within the cutoff
+            return table.new_zeros((0, c.shape[1])) + 0.0 * c.sum()
+        return torch.cat([table[lo:hi] @ c[g].T for g, lo, hi in t.groups])[t.from_species]
+
+    f, fp = radial(t.Q), radial(t.dQ)
     n_atoms = t.pair_start.size - 1
     if CPU_KERNELS and f.device.type == "cpu":
         M = _Moments.apply(f, t, tp.program.basic_mu)

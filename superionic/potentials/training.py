@@ -7,9 +7,10 @@ linear problem for ξ and the species reference energies at fixed radial and cha
 (for a new charged model, after scaling the electronegativity differences to the size of charge
 the labels call for, :func:`fit_charge_scale`); step 2 optimises all parameters with torch,
 keeping the best validation state (early stopping). The geometry of the training set is fixed,
-so basis gradients (step 1) and Coulomb matrices with their geometric derivatives (both steps)
-are computed once per structure, and the charge part of forces and stress comes from the
-Hellmann-Feynman property of the QEq minimum (:class:`~.qmtp_torch.QMTPTorch`).
+so basis gradients (step 1), Coulomb matrices with their geometric derivatives (both steps)
+and the pair tables of the MTP forces (step 2, :mod:`~.pair_tables`) are computed once per
+structure; the charge part of forces and stress comes from the Hellmann-Feynman property of
+the QEq minimum (:class:`~.qmtp_torch.QMTPTorch`).
 """
 
 from __future__ import annotations

@@ -355,7 +355,7 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
                     steps=job["steps"], out=out, sample_every=cfg.sample_every,
                     checkpoint_every=max(cfg.sample_every, cfg.segment_steps // 4),
                     seed=cfg.seed + int(T), potential_name=job["model_path"], stop_if=watch,
-                    check_every=1)
+                    check_every=1, checkpoint_on_stop=False)
     except (SuperionicError, FloatingPointError) as exc:
         # the MD broke down between two samples: the last configuration inside the domain is
         # the one to label
@@ -655,6 +655,14 @@ def _sigma_arrhenius(temps: list[float], diffusions: list[Any]) -> tuple[Any, li
 _DIM_NAMES = {1: "1D", 2: "2D", 3: "3D"}
 
 
+def _dimensionality_over_temperatures(dims: list[int]) -> str:
+    """The dimensionality most temperatures show; when several tie, all of them named."""
+    top = max(dims.count(d) for d in dims)
+    modes = sorted({d for d in dims if dims.count(d) == top})
+    names = [_DIM_NAMES.get(d, str(d)) for d in modes]
+    return names[0] if len(names) == 1 else " or ".join(names) + " (temperatures differ)"
+
+
 def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict, init: dict,
                tr: dict, al: dict, prod: dict[float, dict], entry: Any,
                store: Any) -> ConductivityResult:
@@ -692,7 +700,6 @@ def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict,
     else:
         haven = Estimate(float("nan"), float("nan"), method="not determined")
         notes.append("Haven ratio not determined: collective diffusion too noisy")
-    dim = max(set(dims), key=dims.count)
     directional = directional_arrhenius(
         temps, [prod[T]["diffusion"].D_tracer_xyz_cm2_per_s for T in temps], cfg.target_T_K)
     notes += directional["notes"]
@@ -705,7 +712,7 @@ def _summarise(cfg: ConductivityConfig, temps: list[float], st: dict, rel: dict,
         material=cfg.material, target_T_K=cfg.target_T_K,
         sigma_S_per_cm=sigma_T, Ea_eV=fit.Ea_eV, haven_ratio=haven, temperatures_K=temps,
         per_temperature=rows, arrhenius=fit.to_dict(),
-        dimensionality=_DIM_NAMES.get(dim, str(dim)),
+        dimensionality=_dimensionality_over_temperatures(dims),
         structure={"n_atoms": len(rel["atoms"]), "formula": rel["atoms"].get_chemical_formula(),
                    "ordering": st["ordering"],
                    "relax": {k: v for k, v in rel.items() if k != "atoms"}},

@@ -38,6 +38,33 @@ def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path):
     assert ref.steps == res.steps == 60
 
 
+def test_a_run_killed_after_a_stop_meets_the_same_stop_again(tmp_path):
+    # a stop at step 47 (after the checkpoint at 40), then a kill before the caller could use
+    # it: without a checkpoint at the stop, the restarted run replays steps 40-47 and stops
+    # there again with the positions of the uninterrupted run
+    seen = []
+
+    def stop_at_47(atoms, step):
+        if step == 47:
+            seen.append(atoms.positions.copy())
+            return "event"
+        return None
+
+    kw = dict(temperature_K=600, timestep_fs=2.0, steps=60, sample_every=5,
+              checkpoint_every=20, seed=3, check_every=1, checkpoint_on_stop=False)
+    first = run_md(_cu(), EMT(), out=tmp_path / "s.h5", stop_if=stop_at_47, **kw)
+    again = run_md(_cu(), EMT(), out=tmp_path / "s.h5", stop_if=stop_at_47, **kw)
+    assert first.stopped_early == again.stopped_early == "event"
+    assert again.resumed_from_step == 40 and first.steps == again.steps == 47
+    np.testing.assert_allclose(seen[1], seen[0], atol=1e-10)
+    assert len(open_trajectory(tmp_path / "s.h5").read_all()) == 10  # frames 0, 5, ..., 45
+    # with the default, the stop state itself is checkpointed and a rerun starts there
+    run_md(_cu(), EMT(), out=tmp_path / "d.h5", stop_if=stop_at_47,
+           **(kw | {"checkpoint_on_stop": True}))
+    assert run_md(_cu(), EMT(), out=tmp_path / "d.h5",
+                  **(kw | {"checkpoint_on_stop": True})).resumed_from_step == 47
+
+
 def test_nve_energy_drift_below_1_meV_per_atom_per_ps(tmp_path):
     res = run_md(_cu(), EMT(), temperature_K=300, timestep_fs=2.0, steps=500,
                  sample_every=10, ensemble="nve", out=tmp_path / "nve.h5", seed=1)

@@ -7,7 +7,11 @@ import pytest
 
 from superionic.core.estimate import Estimate
 from superionic.core.units import KB_EV_PER_K
-from superionic.workflows.conductivity import default_temperatures, teacher_check
+from superionic.workflows.conductivity import (
+    _dimensionality_over_temperatures,
+    default_temperatures,
+    teacher_check,
+)
 
 
 def test_lowest_default_temperature_gives_one_hop_per_t_hop():
@@ -82,3 +86,10 @@ def test_default_temperatures_stay_inside_the_phase():
     # the user's list wins
     cfg = ConductivityConfig(material="beta-Li3PS4", temperatures_K=[900.0, 800.0])
     assert run_temperatures(cfg, beta) == [800.0, 900.0]
+
+
+def test_dimensionality_over_temperatures_names_ties():
+    # the most common answer over the MD temperatures; a tie is reported, not broken
+    assert _dimensionality_over_temperatures([3, 3, 2, 1]) == "3D"
+    assert _dimensionality_over_temperatures([3, 3, 2, 2]) == "2D or 3D (temperatures differ)"
+    assert _dimensionality_over_temperatures([1]) == "1D"
