@@ -4,7 +4,7 @@ through the Ewald sums and the QEq solve: losses, gradients, trained parameters.
 import numpy as np
 import pytest
 import torch
-from training_data import labelled, loss_and_grad, start_model
+from training_data import assert_same_training, labelled, loss_and_grad, start_model
 
 from superionic.potentials import qmtp_torch
 from superionic.potentials.qmtp_torch import QMTPTorch, make_batch
@@ -79,13 +79,9 @@ def test_training_equals_autograd_path(monkeypatch):
     fast = train(data, **kw)
     monkeypatch.setattr(qmtp_torch, "DENSE_COULOMB_MAX_ATOMS", 0)  # "auto" -> autograd
     slow = train(data, **kw)
-    assert len(fast.history) == len(slow.history) == 2
-    for hf, hs in zip(fast.history, slow.history, strict=True):
-        assert hf["train_loss"] == pytest.approx(hs["train_loss"], rel=1e-10)
-        assert hf["validation_loss"] == pytest.approx(hs["validation_loss"], rel=1e-10)
-    for name in ("xi_", "radial_coeffs_", "chi0_", "w_chi_", "hardness_", "e0_"):
-        x, y = getattr(fast.model, name), getattr(slow.model, name)
-        assert np.abs(x - y).max() <= 1e-9 * np.abs(y).max(), name
+    assert len(fast.history) == 2
+    assert_same_training(fast, slow, ("xi_", "radial_coeffs_", "chi0_", "w_chi_", "hardness_",
+                                      "e0_"), rel_loss=1e-10, rel_params=1e-9)
     # the reported errors (torch engine on the cached batches) equal the numba engine's
     i_tr, i_val = split(len(data), 0.2, 0)
     for idx, reported in ((i_tr, fast.train_rmse), (i_val, fast.validation_rmse)):

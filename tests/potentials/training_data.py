@@ -2,6 +2,7 @@
 isolated cluster, labelled by a random charged reference QMTP."""
 
 import numpy as np
+import pytest
 from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -53,3 +54,15 @@ def loss_and_grad(tm, b):
     loss.backward()
     grads = [p.grad.clone() for p in tm.parameters() if p.requires_grad]
     return float(loss.detach()), grads
+
+
+def assert_same_training(fast, slow, names, rel_loss: float, rel_params: float) -> None:
+    """Two training results (same data, seed, epochs) that took different code paths agree:
+    losses per epoch to ``rel_loss``, the parameters ``names`` to ``rel_params``."""
+    assert len(fast.history) == len(slow.history) > 0
+    for hf, hs in zip(fast.history, slow.history, strict=True):
+        for key in ("train_loss", "validation_loss"):
+            assert hf[key] == pytest.approx(hs[key], rel=rel_loss), key
+    for name in names:
+        x, y = getattr(fast.model, name), getattr(slow.model, name)
+        assert np.abs(x - y).max() <= rel_params * np.abs(y).max(), name
