@@ -498,9 +498,10 @@ def train(
     A new model (level, species, cutoffs, charges) is built unless ``model`` is given, in which
     case training continues from its parameters. ``epochs`` counts optimiser steps (one L-BFGS
     step runs up to 20 function evaluations); ``epochs=0`` keeps the linear solution.
-    ``threads`` sets torch's CPU threads during training (1 is fastest for small sets on a
-    busy machine); the previous setting is restored. ``n_inits > 1`` draws that many random
-    radial bases for a new model and starts from the one whose linear fit has the lowest loss.
+    ``threads`` sets torch's and numba's CPU threads during training (1 is fastest for small
+    sets on a busy machine); the previous settings are restored. ``n_inits > 1`` draws that
+    many random radial bases for a new model and starts from the one whose linear fit has the
+    lowest loss.
     ``max_seconds`` ends the optimisation after that wall time (keeping the best parameters
     so far; a time-limited run is reproducible only if it ends on ``epochs`` or ``patience``).
     ``scale_charges`` (new charged models): before the nonlinear stage, scale the initial
@@ -510,9 +511,11 @@ def train(
     distance in ``structures`` (zero on all of them, so the fit is unchanged;
     :mod:`superionic.potentials.repulsion`); False removes it.
     """
+    import numba
     import torch
 
     previous_threads = torch.get_num_threads()
+    previous_numba = numba.get_num_threads()
     try:
         return _train(structures, model, level, species, r_cut, r_min, n_beta, charges, seed,
                       val_fraction, epochs, weights, optimizer, learning_rate, patience, device,
@@ -520,6 +523,7 @@ def train(
                       repulsion)
     finally:
         torch.set_num_threads(previous_threads)
+        numba.set_num_threads(previous_numba)
 
 
 def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, seed,
@@ -537,7 +541,11 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
         raise InputError("no training structures", expected="at least one labelled structure")
     torch.manual_seed(seed)
     if threads is not None:
+        # the torch operations and the numba kernels of the pair tables share the limit
+        import numba
+
         torch.set_num_threads(int(threads))
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     dev = device or default_device()
     # neighbour lists and basis values/gradients shared by the linear fits; the charged offsets
     # and the nonlinear stage share one training batch with its cached Coulomb matrices

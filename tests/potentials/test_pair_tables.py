@@ -97,3 +97,19 @@ def test_training_on_tables_equals_autograd_training(monkeypatch, fit_radial):
     assert len(fast.history) == 2
     assert_same_training(fast, slow, ("xi_", "radial_coeffs_", "e0_"), rel_loss=1e-9,
                          rel_params=1e-8)
+
+
+def test_thread_parallel_kernels_equal_serial_ones_and_settings_are_restored():
+    import numba
+
+    data = labelled(seed=9)
+    before = (torch.get_num_threads(), numba.get_num_threads())
+    kw = dict(level=8, r_cut=4.0, charges=True, epochs=2, val_fraction=0.2, seed=0,
+              progress=False)
+    # each atom's rows are written by one kernel thread only; torch's own two-thread
+    # reductions round differently, which the line search amplifies a little
+    two = train(data, threads=2, **kw)
+    one = train(data, threads=1, **kw)
+    assert (torch.get_num_threads(), numba.get_num_threads()) == before
+    assert_same_training(two, one, ("xi_", "radial_coeffs_", "w_chi_"), rel_loss=1e-10,
+                         rel_params=1e-8)
