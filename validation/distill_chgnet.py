@@ -101,9 +101,9 @@ def chgnet_reference(args: argparse.Namespace, out: Path) -> tuple[list[Any], fl
             sys.exit(f"the demo run is at {DEMO_TEMPERATURE_K} K; pass --temperature-K "
                      f"{DEMO_TEMPERATURE_K:g} or --chgnet-trajectory run")
     elif spec == "run":
-        from superionic.dynamics.calculators import chgnet_calculator
         from superionic.dynamics.md import run_md
         from superionic.materials.reading import prepare_cell
+        from superionic.potentials.teachers import chgnet_calculator
 
         atoms, _ = prepare_cell(args.structure, min_distance_A=args.min_distance)
         path = out / "chgnet_md.h5"

@@ -28,6 +28,8 @@ def main() -> None:
                    help="teacher MD steps at the highest temperature (0: no check)")
     p.add_argument("--target-sigma-factor", type=float, default=2.0)
     p.add_argument("--no-charges", action="store_true")
+    p.add_argument("--teacher", default="chgnet",
+                   help="teacher (chgnet, chgnet:r2scan, module:function, file.py:function)")
     p.add_argument("--out", default="validation/runs")
     args = p.parse_args()
     names = args.materials or [m.name for m in list_materials() if m.cif]
@@ -39,7 +41,8 @@ def main() -> None:
                                  budget_s=args.budget, progress=True,
                                  charges=not args.no_charges,
                                  target_sigma_factor=args.target_sigma_factor,
-                                 teacher_check_steps=args.teacher_steps)
+                                 teacher_check_steps=args.teacher_steps,
+                                 teacher=args.teacher)
         res = run_conductivity(cfg)
         exp = res.experiment
         row = {
@@ -49,7 +52,7 @@ def main() -> None:
             "temperatures_K": res.temperatures_K, "dimensionality": res.dimensionality,
             "D_xyz_highest_T_cm2_per_s": [d["value"] for d in
                                           res.per_temperature[-1]["D_tracer_xyz_cm2_per_s"]],
-            "teacher_check": res.teacher_check, "wall_s": time.time() - t0,
+            "teacher": args.teacher, "teacher_check": res.teacher_check, "wall_s": time.time() - t0,
         }
         rows.append(row)
         (out_dir / f"{name}.json").write_text(json.dumps(row, indent=2))

@@ -17,7 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="MD temperatures (default: chosen from the expected Ea)")
     p.add_argument("--at", type=float, default=300.0, metavar="K",
                    help="target temperature (default 300)")
-    p.add_argument("--teacher", default="chgnet", help="teacher potential (default chgnet)")
+    p.add_argument("--teacher", default="chgnet",
+                   help="teacher potential: chgnet (default; CHGNet 0.3.0), chgnet:r2scan or "
+                        "chgnet:0.2.0 (other bundled CHGNet weights), or module:function / "
+                        "file.py:function, a function returning an ASE calculator (a DFT "
+                        "code, an empirical potential)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--species", default="Li", help="mobile species (default Li)")
     p.add_argument("--level", type=int, default=10, help="QMTP level (default 10)")

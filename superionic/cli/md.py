@@ -10,7 +10,9 @@ import numpy as np
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("md", help="run molecular dynamics (H5MD trajectory, resumable)")
     p.add_argument("structure", help="structure file or library material name")
-    p.add_argument("--potential", required=True, help="QMTP model file or 'chgnet'")
+    p.add_argument("--potential", required=True,
+                   help="QMTP model file, 'chgnet', 'chgnet:r2scan', or module:function / "
+                        "file.py:function returning an ASE calculator")
     p.add_argument("--temperature", type=float, required=True, metavar="K")
     p.add_argument("--timestep", type=float, default=2.0, metavar="FS")
     p.add_argument("--steps", type=int, required=True)

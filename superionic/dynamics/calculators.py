@@ -1,4 +1,5 @@
-"""Calculators by name: ``chgnet`` (bundled universal potential), a QMTP model file, or any
+"""Calculators by name: a QMTP model file, ``chgnet`` or ``chgnet:<model>`` (bundled universal
+potential), ``module:function`` / ``file.py:function`` (a factory of an ASE calculator), or any
 ASE calculator object passed through."""
 
 from __future__ import annotations
@@ -9,31 +10,21 @@ from typing import Any
 from superionic.core.errors import InputError
 
 
-def chgnet_calculator(device: str = "cpu") -> Any:
-    """CHGNet (Deng et al., Nat. Mach. Intell. 5, 1031 (2023)) with its bundled weights."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from chgnet.model import CHGNet
-        from chgnet.model.dynamics import CHGNetCalculator
-
-        model = CHGNet.load(verbose=False)
-        return CHGNetCalculator(model=model, use_device=device, stress_weight=1 / 160.21766208)
-
-
 def make_calculator(spec: Any, *, device: str = "cpu", engine: str | None = None) -> Any:
-    """An ASE calculator from ``spec``: an ASE calculator (returned as is), ``"chgnet"``
-    (CHGNet with the weights bundled in its package), or a path to a QMTP model file."""
+    """An ASE calculator from ``spec``: an ASE calculator (returned as is), the path of a QMTP
+    model file, or a teacher name (:func:`superionic.potentials.teachers.teacher_from_spec`:
+    ``chgnet``, ``chgnet:r2scan``, ``module:function``, ``file.py:function``)."""
     if not isinstance(spec, (str, Path)):
         return spec
     name = str(spec)
-    if name.lower() == "chgnet":
-        return chgnet_calculator(device=device)
     path = Path(name)
-    if not path.exists():
+    if not path.is_file():
+        from superionic.potentials.teachers import TEACHER_SPECS, teacher_from_spec
+
+        if name.lower() == "chgnet" or ":" in name:
+            return teacher_from_spec(name, device=device).make_calculator()
         raise InputError(f"potential '{name}' not found", field="potential",
-                         expected="'chgnet' or the path of a QMTP model file")
+                         expected=f"the path of a QMTP model file or {TEACHER_SPECS}")
     from superionic.potentials.calculator import QMTPCalculator
 
     eng = engine or ("torch" if device.startswith("cuda") else "numba")

@@ -2,16 +2,23 @@
 
 ``CHGNetTeacher`` uses the CHGNet universal potential with the weights bundled in the
 ``chgnet`` package (Deng et al., Nat. Mach. Intell. 5, 1031 (2023)); ``ASETeacher`` wraps any
-ASE calculator factory (a DFT code on a cluster, an empirical potential). :func:`label` runs a
-teacher over many structures in worker processes, each building its own calculator.
+ASE calculator factory (a DFT code on a cluster, an empirical potential); ``FactoryTeacher``
+names such a factory by ``module:function`` or ``file.py:function``, so that a command line,
+a worker process or a resumed run can rebuild it. :func:`teacher_from_spec` turns the
+``--teacher`` string into one of them. :func:`label` runs a teacher over many structures in
+worker processes, each building its own calculator.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import importlib.util
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +52,36 @@ class ASETeacher(Teacher):
         return self.calculator_factory()
 
 
+#: The CHGNet weights shipped inside the ``chgnet`` package ("0.3.0" is its default).
+CHGNET_MODELS = ("0.3.0", "0.2.0", "r2scan")
+
+#: What ``--teacher`` accepts, for error messages.
+TEACHER_SPECS = ("'chgnet' (CHGNet 0.3.0), 'chgnet:<model>' with <model> one of "
+                 f"{', '.join(CHGNET_MODELS)}, 'module:function' or 'file.py:function' "
+                 "(a function returning an ASE calculator)")
+
+
+def chgnet_calculator(model_name: str | None = None, device: str = "cpu", **kwargs: Any) -> Any:
+    """CHGNet (Deng et al., Nat. Mach. Intell. 5, 1031 (2023)) with bundled weights, no download.
+
+    ``model_name`` is one of :data:`CHGNET_MODELS` ("r2scan": transfer-learned to MP r2SCAN
+    labels). The calculator's stress is in eV/Å³ (ASE's unit).
+    """
+    import warnings
+
+    name = model_name or CHGNET_MODELS[0]
+    if name not in CHGNET_MODELS:
+        raise InputError(f"CHGNet model '{name}'", field="teacher",
+                         expected=f"one of {', '.join(CHGNET_MODELS)} (bundled with chgnet)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from chgnet.model import CHGNet
+        from chgnet.model.dynamics import CHGNetCalculator
+
+        model = CHGNet.load(model_name=name, verbose=False)
+        return CHGNetCalculator(model=model, use_device=device, **kwargs)
+
+
 @dataclass
 class CHGNetTeacher(Teacher):
     """CHGNet with its bundled pretrained weights (no download); CPU unless ``device`` given."""
@@ -56,12 +93,109 @@ class CHGNetTeacher(Teacher):
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def make_calculator(self) -> Any:
-        from chgnet.model import CHGNet
-        from chgnet.model.dynamics import CHGNetCalculator
+        return chgnet_calculator(self.model_name, self.device, **self.kwargs)
 
-        model = CHGNet.load(model_name=self.model_name, verbose=False) if self.model_name \
-            else CHGNet.load(verbose=False)
-        return CHGNetCalculator(model=model, use_device=self.device, **self.kwargs)
+
+def resolve_factory(spec: str) -> Callable[[], Any]:
+    """The function named by ``module:function`` or ``path/to/file.py:function``.
+
+    Raises InputError naming what is missing (the module, the file, the function).
+    """
+    where, sep, attr = str(spec).rpartition(":")
+    if not sep or not where or not attr:
+        raise InputError(f"teacher '{spec}'", field="teacher", expected=TEACHER_SPECS)
+    if where.endswith(".py"):
+        path = Path(where).expanduser().resolve()
+        if not path.is_file():
+            raise InputError(f"teacher file '{where}' not found", field="teacher",
+                             expected=TEACHER_SPECS)
+        mod_name = "superionic_teacher_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+        loader_spec = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(loader_spec)  # type: ignore[arg-type]
+        try:
+            loader_spec.loader.exec_module(module)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - any error in the user's file is reported
+            raise InputError(f"teacher file '{where}' failed to load: "
+                             f"{type(exc).__name__}: {exc}", field="teacher") from exc
+    else:
+        try:
+            module = importlib.import_module(where)
+        except ImportError as exc:
+            raise InputError(f"teacher module '{where}' cannot be imported: {exc}",
+                             field="teacher", expected=TEACHER_SPECS) from exc
+    fn = getattr(module, attr, None)
+    if fn is None or not callable(fn):
+        raise InputError(f"teacher '{spec}': '{where}' has no function '{attr}'",
+                         field="teacher", expected="a function returning an ASE calculator")
+    return fn
+
+
+@dataclass
+class FactoryTeacher(Teacher):
+    """An ASE calculator built by the function ``spec`` names (see :func:`resolve_factory`).
+
+    Only the string travels to worker processes and into the run directory; each process
+    imports the function and calls it once.
+    """
+
+    spec: str
+    properties: tuple[str, ...] = ("energy", "forces", "stress")
+    name: str = "factory"
+
+    def make_calculator(self) -> Any:
+        calc = resolve_factory(self.spec)()
+        if not (hasattr(calc, "get_potential_energy") or hasattr(calc, "calculate")):
+            raise InputError(f"teacher '{self.spec}' returned a {type(calc).__name__}",
+                             field="teacher", expected="an ASE calculator")
+        return calc
+
+
+def teacher_from_spec(spec: Any, device: str = "cpu") -> Teacher:
+    """A teacher from what ``--teacher`` (or the Python API) gives.
+
+    A :class:`Teacher` is returned as is, a callable becomes an :class:`ASETeacher`, and a
+    string is one of :data:`TEACHER_SPECS`. Named functions are imported here, so that a
+    wrong name fails before any work starts.
+    """
+    if isinstance(spec, Teacher):
+        return spec
+    if callable(spec):
+        return ASETeacher(spec)
+    text = str(spec).strip()
+    head, _, model = text.partition(":")
+    if head.lower() == "chgnet":
+        if model and model not in CHGNET_MODELS:
+            raise InputError(f"CHGNet model '{model}'", field="teacher",
+                             expected=f"one of {', '.join(CHGNET_MODELS)} (bundled with chgnet)")
+        return CHGNetTeacher(model_name=model or None, device=device,
+                             name=f"chgnet:{model}" if model else "chgnet")
+    resolve_factory(text)
+    where, _, attr = text.rpartition(":")
+    if where.endswith(".py"):  # absolute, so that workers and resumed runs find it
+        return FactoryTeacher(f"{Path(where).expanduser().resolve()}:{attr}", name=text)
+    return FactoryTeacher(text, name=text)
+
+
+def teacher_key(spec: Any) -> str:
+    """What identifies a teacher's labels in a results store.
+
+    CHGNet's default model keeps the key ``"chgnet"``; a ``file.py:function`` teacher adds the
+    SHA-256 of the file, so that editing it invalidates stored labels; a callable is named by
+    its module and qualified name.
+    """
+    if isinstance(spec, Teacher):
+        return f"{type(spec).__name__}:{spec.name}"
+    if callable(spec):
+        return f"{getattr(spec, '__module__', '?')}.{getattr(spec, '__qualname__', repr(spec))}"
+    text = str(spec).strip()
+    head, _, model = text.partition(":")
+    if head.lower() == "chgnet":
+        return "chgnet" if model in ("", CHGNET_MODELS[0]) else f"chgnet:{model}"
+    where = text.rpartition(":")[0]
+    if where.endswith(".py") and Path(where).expanduser().is_file():
+        digest = hashlib.sha256(Path(where).expanduser().read_bytes()).hexdigest()[:16]
+        return f"{text}@{digest}"
+    return text
 
 
 @dataclass
@@ -118,7 +252,7 @@ def label(
     """
     if not isinstance(teacher, Teacher):
         raise InputError(f"teacher of type {type(teacher).__name__}", field="teacher",
-                         expected="a Teacher (ASETeacher, CHGNetTeacher)")
+                         expected="a Teacher (ASETeacher, CHGNetTeacher, FactoryTeacher)")
     items = list(enumerate(structures))
     if n_workers <= 1 or len(items) <= 1:
         results = _label_chunk(teacher, items)

@@ -45,7 +45,7 @@ class ConductivityConfig:
     temperatures_K: list[float] | None = None
     target_T_K: float = 300.0
     species: str = "Li"
-    teacher: str = "chgnet"
+    teacher: Any = "chgnet"  # see superionic.potentials.teachers.teacher_from_spec
     device: str = "cpu"
     seed: int = 0
     min_distance_A: float = 8.0
@@ -90,6 +90,9 @@ class ConductivityConfig:
         if self.teacher_check_steps < 0:
             raise InputError(f"teacher_check_steps = {self.teacher_check_steps}",
                              field="teacher_check_steps", expected="0 (off) or more steps")
+        from superionic.potentials.teachers import teacher_from_spec
+
+        teacher_from_spec(self.teacher, device=self.device)  # a wrong name fails here
 
     def library_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {}
@@ -171,13 +174,9 @@ def run_temperatures(cfg: ConductivityConfig, entry: Any = None) -> list[float]:
 
 # --- stage functions (top-level, so they can run in worker processes) -------------------------
 def _teacher(cfg: ConductivityConfig) -> Any:
-    from superionic.potentials.teachers import ASETeacher, CHGNetTeacher
+    from superionic.potentials.teachers import teacher_from_spec
 
-    if cfg.teacher == "chgnet":
-        return CHGNetTeacher(device=cfg.device)
-    if callable(cfg.teacher):  # an ASE calculator factory given through the Python API
-        return ASETeacher(cfg.teacher)
-    raise ValueError(f"unknown teacher {cfg.teacher!r}")
+    return teacher_from_spec(cfg.teacher, device=cfg.device)
 
 
 def _stage_structure(cfg: ConductivityConfig) -> dict[str, Any]:
@@ -534,6 +533,7 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     """Run (or resume) the conductivity workflow described by ``cfg`` (with
     ``cfg.ensemble`` > 1, that many independent runs combined: :mod:`.ensemble`)."""
     from superionic.materials.library import get_material
+    from superionic.potentials.teachers import teacher_key
     from superionic.workflows.store import RunStore
 
     if cfg.ensemble > 1:
@@ -551,7 +551,7 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
         entry = None
     temps = run_temperatures(cfg, entry)
     key = {k: v for k, v in asdict(cfg).items()
-           if k not in _NOT_IN_KEY}
+           if k not in _NOT_IN_KEY} | {"teacher": teacher_key(cfg.teacher)}
 
     def deadline(share_upto: str) -> float:
         acc = 0.0
