@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
             ("Haven ratio", str(res.haven_ratio)),
             ("conduction (MD temperatures)", res.dimensionality),
             (f"conduction ({res.target_T_K:g} K)", res.dimensionality_at_target or "—"),
-            ("temperatures (K)", ", ".join(f"{t:g}" for t in res.temperatures_K))]
+            ("temperatures (K)", ", ".join(f"{t:g}" for t in res.temperatures_K)),
+            ("teacher", str(res.training.get("teacher", "—")))]
     if exp.get("sigma_RT_S_per_cm"):
         rows.append(("experiment sigma(RT)", f"{exp['sigma_RT_S_per_cm']:.3g} S/cm "
                                              f"({exp['sigma_source']})"))

@@ -70,7 +70,10 @@ def write_conductivity_report(result: Any, prod: dict[float, dict[str, Any]],
     tr = result.training
     rm = tr.get("validation_rmse") or {}
     after = tr.get("after_active_learning", {})
-    sections.append(Section("Potential (QMTP) training and extrapolation", tables=[(
+    sections.append(Section("Potential (QMTP) training and extrapolation", paragraphs=[
+        f"Teacher (labels of every training structure): {tr.get('teacher', '—')}. The "
+        "student reproduces its teacher; absolute values carry the teacher's own errors."],
+        tables=[(
         ["set", "energy RMSE (meV/atom)", "force RMSE (eV/Å)", "stress RMSE (GPa)",
          "max extrapolation grade"],
         [["validation (initial data)",

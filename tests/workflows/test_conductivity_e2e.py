@@ -109,6 +109,10 @@ def test_end_to_end_gives_physical_transport_numbers(reference):
     comp = r["structure"]["ordering"]["ordered_composition"]
     assert comp["Li"] == 3 * comp["N"] - 1
     assert Path(r["report"]).exists()
+    # the report and the JSON name the teacher whose labels the potential reproduces
+    assert r["training"]["teacher"] == "chgnet"
+    assert "Teacher (labels of every training structure): chgnet" in \
+        Path(r["report"]).read_text()
     # every stage records the wall time it took, production segments included
     prod = [t for stage, t in r["stages"] if stage == "production"]
     assert prod and all(t > 0 for t in prod)
