@@ -35,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher-check-steps", type=int, default=0, metavar="N",
                    help="also run N steps of teacher MD at the highest temperature and compare "
                         "its D* with QMTP's (default 0: off)")
+    p.add_argument("--teacher-check-at", default="highest", metavar="highest|lowest|K",
+                   help="temperature of the teacher check: highest (default), lowest (where a "
+                        "student can differ most from its teacher) or one of the MD "
+                        "temperatures")
     p.add_argument("--no-charges", action="store_true",
                    help="QMTP without charge equilibration (short-range only; faster)")
     p.add_argument("--vacancies", type=int, default=0, help="Li vacancies to create")
@@ -66,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         teacher=args.teacher, device=args.device, seed=args.seed,
         min_distance_A=args.min_distance, level=args.level, charges=not args.no_charges,
         target_rel_precision=args.precision, teacher_check_steps=args.teacher_check_steps,
+        teacher_check_at=args.teacher_check_at,
         target_sigma_factor=args.target_sigma_factor,
         scheduler=args.scheduler, workers=args.workers,
         dopant=args.dopant, dopant_x=args.dopant_x, vacancies=args.vacancies,

@@ -64,6 +64,8 @@ class ConductivityConfig:
     al_iterations: int = 6
     max_refinements: int = 4
     teacher_check_steps: int = 0
+    #: Temperature of the teacher check: "highest", "lowest" or one of the MD temperatures (K).
+    teacher_check_at: str | float = "highest"
     al_md_steps: int = 300
     segment_steps: int = 2000
     max_production_steps: int = 200_000
@@ -90,6 +92,11 @@ class ConductivityConfig:
         if self.teacher_check_steps < 0:
             raise InputError(f"teacher_check_steps = {self.teacher_check_steps}",
                              field="teacher_check_steps", expected="0 (off) or more steps")
+        if not (isinstance(self.teacher_check_at, str)
+                and self.teacher_check_at.strip().lower() in ("highest", "lowest")):
+            # a temperature: a number, and one of the MD temperatures where those are given
+            teacher_check_temperature(self.temperatures_K or [float(
+                _as_float(self.teacher_check_at, "teacher_check_at"))], self.teacher_check_at)
         from superionic.potentials.teachers import teacher_from_spec
 
         teacher_from_spec(self.teacher, device=self.device)  # a wrong name fails here
@@ -481,6 +488,40 @@ def _stage_teacher_diffusion(atoms: Atoms, T: float, cfg: ConductivityConfig,
             "D_teacher_cm2_per_s": d.D_tracer_cm2_per_s}
 
 
+def _as_float(value: Any, name: str) -> float:
+    from superionic.core.errors import InputError
+
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} = {value!r}", field=name,
+                         expected="'highest', 'lowest' or a temperature in K") from None
+
+
+def teacher_check_temperature(temperatures_K: list[float], at: str | float) -> float:
+    """The MD temperature at which the teacher's own MD is compared with QMTP's.
+
+    "highest" (the default: hops are frequent, so a short teacher run suffices) or "lowest"
+    (the temperature that carries most of the extrapolation to 300 K, where a student can
+    differ most from its teacher), or one of ``temperatures_K``.
+    """
+    from superionic.core.errors import InputError
+
+    temps = sorted(temperatures_K)
+    if isinstance(at, str) and at.strip().lower() in ("highest", "lowest"):
+        return temps[-1] if at.strip().lower() == "highest" else temps[0]
+    try:
+        T = float(at)
+    except (TypeError, ValueError):
+        T = float("nan")
+    for t in temps:
+        if abs(t - T) < 0.5:
+            return t
+    raise InputError(f"teacher check at {at!r}", field="teacher_check_at",
+                     expected="'highest', 'lowest' or one of the MD temperatures "
+                              f"{', '.join(f'{t:g}' for t in temps)} K")
+
+
 def teacher_check(teacher: dict[str, Any], D_qmtp: Estimate,
                   max_factor: float = 1.5) -> dict[str, Any]:
     """QMTP's D* at the highest temperature against the teacher's own MD there."""
@@ -525,7 +566,8 @@ def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: Conductivit
 #: Settings that do not change any stored result (where to run, how long, when to stop): a run
 #: given a larger budget or a tighter target continues from what is stored.
 _NOT_IN_KEY = ("run_dir", "budget_s", "progress", "scheduler", "workers", "target_rel_precision",
-               "target_sigma_factor", "max_production_steps", "teacher_check_steps", "ensemble")
+               "target_sigma_factor", "max_production_steps", "teacher_check_steps",
+               "teacher_check_at", "ensemble")
 
 
 # --- the workflow ------------------------------------------------------------------------------
@@ -603,11 +645,11 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     temps = [T for T in temps if T in prod]
     check = None
     if cfg.teacher_check_steps > 0:
-        T_hi = temps[-1]
-        teach = store.cached("teacher_check", key | {"T_check": T_hi,
+        T_chk = teacher_check_temperature(temps, cfg.teacher_check_at)
+        teach = store.cached("teacher_check", key | {"T_check": T_chk,
                                                       "steps": cfg.teacher_check_steps},
-                             lambda: _stage_teacher_diffusion(atoms, T_hi, cfg, run_dir))
-        check = teacher_check(teach, prod[T_hi]["diffusion"].D_tracer_cm2_per_s)
+                             lambda: _stage_teacher_diffusion(atoms, T_chk, cfg, run_dir))
+        check = teacher_check(teach, prod[T_chk]["diffusion"].D_tracer_cm2_per_s)
     result = _summarise(cfg, temps, st, rel, init, tr, al, prod, entry, store)
     result.teacher_check = check
     result.refinements = refinements

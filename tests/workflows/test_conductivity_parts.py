@@ -42,6 +42,25 @@ def test_teacher_check_ratio_and_verdicts():
     assert not far["within_factor"] and not far["interval_overlaps_factor"]
 
 
+def test_teacher_check_temperature_choices():
+    from superionic.core.errors import InputError
+    from superionic.workflows.conductivity import ConductivityConfig, teacher_check_temperature
+
+    temps = [657.0, 1000.0, 742.0, 852.0]
+    assert teacher_check_temperature(temps, "highest") == 1000.0
+    assert teacher_check_temperature(temps, "Lowest") == 657.0
+    assert teacher_check_temperature(temps, "742") == 742.0
+    assert teacher_check_temperature(temps, 852.2) == 852.0
+    with pytest.raises(InputError, match="one of the MD temperatures 657, 742, 852, 1000"):
+        teacher_check_temperature(temps, 700)
+    # refused when the config is made, before any work
+    with pytest.raises(InputError, match="teacher_check_at"):
+        ConductivityConfig(material="Li3N", teacher_check_at="coldest")
+    with pytest.raises(InputError, match="600, 900"):
+        ConductivityConfig(material="Li3N", temperatures_K=[600, 900], teacher_check_at=700)
+    assert ConductivityConfig(material="Li3N", teacher_check_at="650").teacher_check_at == "650"
+
+
 @pytest.mark.parametrize("field,value", [("target_sigma_factor", 1.0),
                                          ("target_sigma_factor", 0.5),
                                          ("teacher_check_steps", -1)])
