@@ -92,11 +92,11 @@ class ConductivityConfig:
         if self.teacher_check_steps < 0:
             raise InputError(f"teacher_check_steps = {self.teacher_check_steps}",
                              field="teacher_check_steps", expected="0 (off) or more steps")
-        if not (isinstance(self.teacher_check_at, str)
-                and self.teacher_check_at.strip().lower() in ("highest", "lowest")):
-            # a temperature: a number, and one of the MD temperatures where those are given
-            teacher_check_temperature(self.temperatures_K or [float(
-                _as_float(self.teacher_check_at, "teacher_check_at"))], self.teacher_check_at)
+        at = self.teacher_check_at
+        if not (isinstance(at, str) and at.strip().lower() in ("highest", "lowest")):
+            T = _as_float(at, "teacher_check_at")  # a temperature: one of the MD ones if given
+            if self.temperatures_K:
+                teacher_check_temperature(self.temperatures_K, T)
         from superionic.potentials.teachers import teacher_from_spec
 
         teacher_from_spec(self.teacher, device=self.device)  # a wrong name fails here
@@ -510,10 +510,7 @@ def teacher_check_temperature(temperatures_K: list[float], at: str | float) -> f
     temps = sorted(temperatures_K)
     if isinstance(at, str) and at.strip().lower() in ("highest", "lowest"):
         return temps[-1] if at.strip().lower() == "highest" else temps[0]
-    try:
-        T = float(at)
-    except (TypeError, ValueError):
-        T = float("nan")
+    T = _as_float(at, "teacher_check_at")
     for t in temps:
         if abs(t - T) < 0.5:
             return t
@@ -524,7 +521,8 @@ def teacher_check_temperature(temperatures_K: list[float], at: str | float) -> f
 
 def teacher_check(teacher: dict[str, Any], D_qmtp: Estimate,
                   max_factor: float = 1.5) -> dict[str, Any]:
-    """QMTP's D* at the highest temperature against the teacher's own MD there."""
+    """QMTP's D* at one MD temperature (:func:`teacher_check_temperature`) against the
+    teacher's own MD there."""
     r = D_qmtp.ratio(teacher["D_teacher_cm2_per_s"], method="D*(QMTP) / D*(teacher)")
     lo, hi = r.ci95
     return {"T_K": teacher["T_K"], "teacher_steps": teacher["steps"],
