@@ -61,6 +61,15 @@ TEACHER_SPECS = ("'chgnet' (CHGNet 0.3.0), 'chgnet:<model>' with <model> one of 
                  "(a function returning an ASE calculator)")
 
 
+def _chgnet_model(model_name: str | None) -> str:
+    """The bundled CHGNet model's name (the default for none); InputError listing them else."""
+    name = model_name or CHGNET_MODELS[0]
+    if name not in CHGNET_MODELS:
+        raise InputError(f"CHGNet model '{name}'", field="teacher",
+                         expected=f"one of {', '.join(CHGNET_MODELS)} (bundled with chgnet)")
+    return name
+
+
 def chgnet_calculator(model_name: str | None = None, device: str = "cpu", **kwargs: Any) -> Any:
     """CHGNet (Deng et al., Nat. Mach. Intell. 5, 1031 (2023)) with bundled weights, no download.
 
@@ -69,10 +78,7 @@ def chgnet_calculator(model_name: str | None = None, device: str = "cpu", **kwar
     """
     import warnings
 
-    name = model_name or CHGNET_MODELS[0]
-    if name not in CHGNET_MODELS:
-        raise InputError(f"CHGNet model '{name}'", field="teacher",
-                         expected=f"one of {', '.join(CHGNET_MODELS)} (bundled with chgnet)")
+    name = _chgnet_model(model_name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from chgnet.model import CHGNet
@@ -164,9 +170,7 @@ def teacher_from_spec(spec: Any, device: str = "cpu") -> Teacher:
     text = str(spec).strip()
     head, _, model = text.partition(":")
     if head.lower() == "chgnet":
-        if model and model not in CHGNET_MODELS:
-            raise InputError(f"CHGNet model '{model}'", field="teacher",
-                             expected=f"one of {', '.join(CHGNET_MODELS)} (bundled with chgnet)")
+        _chgnet_model(model)
         return CHGNetTeacher(model_name=model or None, device=device,
                              name=f"chgnet:{model}" if model else "chgnet")
     resolve_factory(text)
