@@ -39,6 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="temperature of the teacher check: highest (default), lowest (where a "
                         "student can differ most from its teacher) or one of the MD "
                         "temperatures")
+    p.add_argument("--audit-frames", type=int, default=4, metavar="N",
+                   help="frames per temperature the teacher labels at each audit of production "
+                        "MD (after passes 1, 2, 4, ...); a student whose errors there exceed "
+                        "--audit-factor times its training errors is refined with them and "
+                        "production restarts (default 4; 0: no audit)")
+    p.add_argument("--audit-factor", type=float, default=2.0, metavar="F",
+                   help="largest accepted ratio of audit to training errors (default 2)")
     p.add_argument("--no-charges", action="store_true",
                    help="QMTP without charge equilibration (short-range only; faster)")
     p.add_argument("--vacancies", type=int, default=0, help="Li vacancies to create")
@@ -70,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         teacher=args.teacher, device=args.device, seed=args.seed,
         min_distance_A=args.min_distance, level=args.level, charges=not args.no_charges,
         target_rel_precision=args.precision, teacher_check_steps=args.teacher_check_steps,
-        teacher_check_at=args.teacher_check_at,
+        teacher_check_at=args.teacher_check_at, audit_frames=args.audit_frames,
+        audit_factor=args.audit_factor,
         target_sigma_factor=args.target_sigma_factor,
         scheduler=args.scheduler, workers=args.workers,
         dopant=args.dopant, dopant_x=args.dopant_x, vacancies=args.vacancies,
@@ -83,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
             ("conduction (MD temperatures)", res.dimensionality),
             (f"conduction ({res.target_T_K:g} K)", res.dimensionality_at_target or "—"),
             ("temperatures (K)", ", ".join(f"{t:g}" for t in res.temperatures_K)),
-            ("teacher", str(res.training.get("teacher", "—")))]
+            ("teacher", str(res.training.get("teacher", "—"))),
+            ("refinements", _refinements_summary(res.refinements))]
     if exp.get("sigma_RT_S_per_cm"):
         rows.append(("experiment sigma(RT)", f"{exp['sigma_RT_S_per_cm']:.3g} S/cm "
                                              f"({exp['sigma_source']})"))
@@ -98,3 +107,11 @@ def run(args: argparse.Namespace) -> int:
         payload = res.to_dict()
         write_json(args.json, payload)
     return 0
+
+
+def _refinements_summary(refinements: list[dict]) -> str:
+    """How many refinements of each kind (grade, audit) the run made."""
+    grade = sum(1 for r in refinements if r["reason"].startswith("extrapolation"))
+    audit = sum(1 for r in refinements if r["reason"].startswith("teacher audit"))
+    return f"{grade} after the extrapolation grade, {audit} after a teacher audit " \
+           "(one per temperature that failed)"

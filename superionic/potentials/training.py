@@ -394,6 +394,8 @@ def _errors(model: QMTP, structures: Sequence[Atoms], results: Sequence[dict[str
 
     out = {
         "energy_rmse_eV_per_atom": rmse(de),
+        # mean signed error (prediction - label): a shift of a whole region of configurations
+        "energy_bias_eV_per_atom": float(np.mean(de)) if de else float("nan"),
         "force_rmse_eV_per_A": rmse(df),
         "stress_rmse_GPa": rmse(ds),
         "charge_rmse_e": rmse(dq),

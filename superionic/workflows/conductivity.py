@@ -11,7 +11,10 @@ last finished stage; production MD resumes from its own checkpoints):
 5. active learning: QMTP MD at every target temperature, configurations above the selection
    grade labelled and added, retrained until none is above it (or the iteration cap);
 6. production: QMTP MD at every temperature, in segments, until D* reaches the target relative
-   precision or the time budget ends (the report says which);
+   precision or the time budget ends (the report says which); a few frames of it are labelled
+   by the teacher after passes 1, 2, 4, 8, ... (the audit, :mod:`superionic.potentials.
+   fidelity`), and a student whose errors there exceed its training errors is refined with
+   them and production restarts;
 7. analysis: tracer/collective diffusion, Haven ratio, directional D, Arrhenius fit and
    extrapolation to the target temperature; the HTML report and JSON of every number.
 """
@@ -22,7 +25,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from ase import Atoms
@@ -66,6 +69,10 @@ class ConductivityConfig:
     teacher_check_steps: int = 0
     #: Temperature of the teacher check: "highest", "lowest" or one of the MD temperatures (K).
     teacher_check_at: str | float = "highest"
+    #: Frames per temperature the teacher labels at each audit of production MD (0: no audit).
+    audit_frames: int = 4
+    #: An audit fails where the student's errors exceed this factor of its training errors.
+    audit_factor: float = 2.0
     al_md_steps: int = 300
     segment_steps: int = 2000
     max_production_steps: int = 200_000
@@ -89,6 +96,10 @@ class ConductivityConfig:
             raise InputError(f"ensemble = {self.ensemble}", field="ensemble",
                              expected="1 (one potential) or more independently trained "
                                       "potentials")
+        if self.audit_frames < 0 or not self.audit_factor > 1.0:
+            raise InputError(f"audit_frames = {self.audit_frames}, audit_factor = "
+                             f"{self.audit_factor}", field="audit_frames/audit_factor",
+                             expected="0 (no audit) or more frames, and a factor above 1")
         if self.teacher_check_steps < 0:
             raise InputError(f"teacher_check_steps = {self.teacher_check_steps}",
                              field="teacher_check_steps", expected="0 (off) or more steps")
@@ -133,6 +144,8 @@ class ConductivityResult:
     report: str = ""
     notes: list[str] = field(default_factory=list)
     refinements: list[dict[str, Any]] = field(default_factory=list)
+    #: every audit of production MD by the teacher (:mod:`superionic.potentials.fidelity`)
+    audits: list[dict[str, Any]] = field(default_factory=list)
     stages_computed: list[str] = field(default_factory=list)
     stages_reused: list[str] = field(default_factory=list)
     members: list[dict[str, Any]] = field(default_factory=list)
@@ -383,10 +396,77 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+class RoundOutcome(NamedTuple):
+    """What one production round with one model ended with."""
+
+    prod: dict[float, dict]  # per-temperature results (the temperatures that have one)
+    broken: list[Atoms]  # configurations where the potential left its domain (unlabelled)
+    bad: list[float]  # temperatures where that happened
+    audits: list[dict[str, Any]]  # every audit of this round
+    unfaithful: list[float]  # temperatures whose last audit failed
+    audited: list[Atoms]  # the last audit's teacher-labelled frames, all temperatures
+
+
+def _audit_frames(traj: str | Path, atoms: Atoms, n: int, after_step: int, T: float,
+                  upto_step: int | None = None) -> list[Atoms]:
+    """``n`` frames evenly spread over the MD steps after ``after_step`` (up to ``upto_step``)
+    of ``traj``."""
+    from superionic.io.h5md import H5MDReader
+
+    ch = H5MDReader(str(traj)).read_all()
+    steps = np.asarray(ch.steps) if ch.steps is not None else np.arange(len(ch))
+    idx = np.flatnonzero((steps > after_step)
+                         & (steps <= (steps.max() if upto_step is None else upto_step)))
+    if idx.size == 0:
+        return []
+    pick = np.unique(idx[np.linspace(0, idx.size - 1, min(n, idx.size)).round().astype(int)])
+    out = []
+    for i in pick:
+        a = atoms.copy()
+        a.calc = None
+        a.set_cell(ch.cells[i])
+        a.positions = ch.positions[i]
+        a.wrap()
+        a.info.update(audit_T_K=float(T), audit_step=int(steps[i]))
+        out.append(a)
+    return out
+
+
+def _audit(cfg: ConductivityConfig, key: dict[str, Any], round_: int, n_pass: int,
+           results: dict[float, dict], after: dict[float, int], atoms: Atoms, model: Any,
+           reference: dict[str, float], store: Any) -> tuple[dict[str, Any], list[Atoms]]:
+    """Label frames of each temperature's MD since its last audit with the teacher (stored)
+    and compare the student's errors on them with its training errors
+    (:func:`superionic.potentials.fidelity.audit_verdict`)."""
+    from superionic.potentials.fidelity import audit_verdict, student_errors
+    from superionic.potentials.teachers import label
+    from superionic.workflows.store import input_hash
+
+    temps = sorted(T for T in results if results[T]["steps"] > after.get(T, 0))
+    spans = {T: (after.get(T, 0), int(results[T]["steps"])) for T in temps}
+    frames = [a for T in temps for a in _audit_frames(results[T]["trajectory"], atoms,
+                                                      cfg.audit_frames, spans[T][0], T,
+                                                      upto_step=spans[T][1])]
+    k = input_hash(key | {"audit_round": round_, "spans": {str(T): v for T, v in spans.items()},
+                          "audit_frames": cfg.audit_frames})
+    labelled = store.cached("audit", k, lambda: label(frames, _teacher(cfg),
+                                                      n_workers=cfg.workers))
+    rows = []
+    for T in temps:
+        mine = [a for a in labelled if a.info.get("audit_T_K") == T]
+        if not mine:
+            continue
+        v = audit_verdict(student_errors(model, mine), reference, cfg.audit_factor)
+        rows.append({"T_K": T, "steps": list(spans[T]), "n_frames": len(mine),
+                     "frame_steps": [int(x.info["audit_step"]) for x in mine]} | v)
+    return ({"round": round_, "pass": n_pass, "per_temperature": rows,
+             "faithful": all(r["faithful"] for r in rows)}, labelled)
+
+
 def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[float],
-                      atoms: Atoms, model_path: Path, round_: int, run_dir: Path,
-                      deadline: float, store: Any
-                      ) -> tuple[dict[float, dict], list[Atoms], list[float]]:
+                      atoms: Atoms, model: Any, reference: dict[str, float], model_path: Path,
+                      round_: int, run_dir: Path, deadline: float, store: Any,
+                      can_refine: bool = True) -> RoundOutcome:
     """Production MD at every temperature with one model, grown in passes of one segment each.
 
     Every pass extends each unfinished temperature by ``segment_steps`` (the temperatures run in
@@ -396,14 +476,30 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
     is not a stopping rule (the extrapolation to the target temperature usually needs D* to a
     few per cent): all temperatures run until sigma there has the interval asked for. A pass is
     stored once done, so a killed run replays finished passes from the store and the MD resumes
-    from its checkpoints. Returns the per-temperature results and, if the potential left its
-    domain, the configurations there and the temperatures where it happened.
+    from its checkpoints.
+
+    After passes 1, 2, 4, 8, ... and at the end, the teacher audits frames of the MD since the
+    last audit (``cfg.audit_frames`` per temperature). The round stops when the potential
+    leaves its domain (extrapolation grade) or, with ``can_refine``, when an audit fails; the
+    outcome carries what the caller needs to refine the potential.
     """
     from superionic.workflows.executor import Executor
 
     done: dict[float, dict] = {}
     last: dict[float, dict] = {}
+    audits: list[dict[str, Any]] = []
+    audited: dict[float, int] = {}
     n_pass = 0
+
+    def audit(results: dict[float, dict]) -> tuple[list[float], list[Atoms]]:
+        if cfg.audit_frames <= 0 or not results:
+            return [], []
+        a, frames = _audit(cfg, key, round_, n_pass, results, audited, atoms, model,
+                           reference, store)
+        audits.append(a)
+        audited.update({T: int(r["steps"]) for T, r in results.items()})
+        return [r["T_K"] for r in a["per_temperature"] if not r["faithful"]], frames
+
     while True:
         todo = [T for T in temps if T not in done]
         if not todo:
@@ -443,9 +539,16 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
                                            "at another temperature"}
                     for T, r in results.items() if r["diffusion"] is not None}
             bad = [T for T, r in results.items() if r["diffusion"] is None]
-            return kept, broken, bad
+            return RoundOutcome(kept, broken, bad, audits, [], [])
         for T, r in results.items():
             last[T] = r
+        if n_pass & (n_pass - 1) == 0:  # a power of two
+            unfaithful, frames = audit(last)
+            if unfaithful and can_refine:
+                kept = {T: r | {"stop_reason": "stopped: the teacher audit failed"}
+                        for T, r in last.items() if r["diffusion"] is not None}
+                return RoundOutcome(kept, [], [], audits, unfaithful, frames)
+        for T, r in results.items():
             if r["diffusion"] is not None and r["rel"] <= cfg.target_rel_precision \
                     and not cfg.target_sigma_factor:
                 done[T] = r | {"stop_reason": f"target precision reached (relative stderr "
@@ -469,7 +572,10 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
     for T, r in done.items():
         if r["diffusion"] is None:
             raise RuntimeError(f"MD at {T} K too short to analyse: {r['error']}")
-    return done, [], []
+    unfaithful, frames = audit({T: r for T, r in last.items() if r["steps"] > audited.get(T, 0)})
+    if unfaithful and can_refine:
+        return RoundOutcome(done, [], [], audits, unfaithful, frames)
+    return RoundOutcome(done, [], [], audits, unfaithful, [])
 
 
 def _stage_teacher_diffusion(atoms: Atoms, T: float, cfg: ConductivityConfig,
@@ -534,16 +640,19 @@ def teacher_check(teacher: dict[str, Any], D_qmtp: Estimate,
 
 
 def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: ConductivityConfig,
-            deadline: float) -> dict[str, Any]:
+            deadline: float, labelled: list[Atoms] | None = None) -> dict[str, Any]:
     """Label the configurations where production MD left the training domain (and rattled
-    copies of them), retrain from the current model and refit the active set."""
+    copies of them), add them and the audit's already labelled frames (``labelled``), retrain
+    from the current model and refit the active set; returns the new model's training errors
+    too."""
     from superionic.potentials.active_learning import ActiveSet
     from superionic.potentials.teachers import label
-    from superionic.potentials.training import train
+    from superionic.potentials.training import evaluate, train
 
     rng = np.random.default_rng(cfg.seed + len(data))
     new = []
-    if not broken:
+    labelled = list(labelled or [])
+    if not broken and not labelled:
         raise RuntimeError("production MD left the training domain before its first sample; "
                            "the potential needs more training data (larger --budget)")
     for a in broken:
@@ -552,20 +661,21 @@ def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: Conductivit
             b = a.copy()
             b.positions += rng.normal(0.0, 0.04, b.positions.shape)
             new.append(b)
-    data = list(data) + label(new, _teacher(cfg), n_workers=cfg.workers)
+    data = list(data) + (label(new, _teacher(cfg), n_workers=cfg.workers) if new else []) \
+        + labelled
     # a refinement continues from the current model: a quarter of the time left is enough,
     # and the rest stays for the production MD it is made for
     res = train(data, model=model, epochs=cfg.train_epochs, seed=cfg.seed, threads=1,
                 progress=False, max_seconds=max(10.0, (deadline - time.time()) / 4))
     return {"model": res.model, "active_set": ActiveSet(res.model).fit(data), "data": data,
-            "n_new": len(new)}
+            "n_new": len(new) + len(labelled), "errors": evaluate(res.model, data)}
 
 
 #: Settings that do not change any stored result (where to run, how long, when to stop): a run
 #: given a larger budget or a tighter target continues from what is stored.
 _NOT_IN_KEY = ("run_dir", "budget_s", "progress", "scheduler", "workers", "target_rel_precision",
                "target_sigma_factor", "max_production_steps", "teacher_check_steps",
-               "teacher_check_at", "ensemble")
+               "teacher_check_at", "ensemble", "audit_frames", "audit_factor")
 
 
 # --- the workflow ------------------------------------------------------------------------------
@@ -574,6 +684,7 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     ``cfg.ensemble`` > 1, that many independent runs combined: :mod:`.ensemble`)."""
     from superionic.materials.library import get_material
     from superionic.potentials.teachers import teacher_key
+    from superionic.potentials.training import evaluate
     from superionic.workflows.store import RunStore
 
     if cfg.ensemble > 1:
@@ -612,26 +723,45 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
                       lambda: _stage_active_learning(tr["model"], init["data"], atoms, temps,
                                                      cfg, deadline("active_learning")))
     model, active, data = al["model"], al["active_set"], al["data"]
+    reference = al["errors"]
     prod_deadline = t0 + 0.93 * cfg.budget_s
     (run_dir / "md").mkdir(exist_ok=True)
     prod: dict[float, dict[str, Any]] = {}
     refinements: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
+    # refinements made after a failed audit enter the keys of every later stage (runs without
+    # audits keep the keys they had)
+    lineage: list[str] = []
     n_rounds = cfg.max_refinements + 1
     for round_ in range(n_rounds):
+        rkey = key | ({"lineage": lineage} if any(x != "grade" for x in lineage) else {})
         model_path = run_dir / f"model_r{round_}.qmtp"
         model.save(model_path, active_set=active)
-        prod, broken, bad = _production_round(cfg, key, temps, atoms, model_path, round_,
-                                              run_dir, prod_deadline, store)
-        if not bad:
+        last_round = round_ == n_rounds - 1
+        out = _production_round(cfg, rkey, temps, atoms, model, reference, model_path, round_,
+                                run_dir, prod_deadline, store, can_refine=not last_round)
+        prod = out.prod
+        audits += out.audits
+        if out.bad:
+            kind = "grade"
+            refinements += [{"round": round_, "T_K": T, "reason": "extrapolation grade above "
+                             "the break grade"} for T in out.bad]
+        elif out.audited:
+            kind = f"audit:{cfg.audit_frames}:{cfg.audit_factor:g}"
+            failed = {r["T_K"]: r["reason"] for r in out.audits[-1]["per_temperature"]}
+            refinements += [{"round": round_, "T_K": T, "reason": "teacher audit: "
+                             + failed[T]} for T in out.unfaithful]
+        else:
             break
-        refinements += [{"round": round_, "T_K": T, "reason": "extrapolation grade above the "
-                         "break grade"} for T in bad]
-        if round_ == n_rounds - 1 or time.time() > prod_deadline:
+        if last_round or time.time() > prod_deadline:
             break
-        ref = store.cached(f"refine_{round_}", key | {"T": temps},
-                           lambda b=broken, m=model, d=data: _refine(m, d, b, cfg,
-                                                                     prod_deadline))
+        ref = store.cached(f"refine_{round_}", rkey | {"T": temps} | (
+            {"audit": kind} if kind != "grade" else {}),
+            lambda b=out.broken, m=model, d=data, f=out.audited: _refine(
+                m, d, b, cfg, prod_deadline, labelled=f))
+        lineage.append(kind)
         model, active, data = ref["model"], ref["active_set"], ref["data"]
+        reference = ref.get("errors") or evaluate(model, data)
     missing = [T for T in temps if T not in prod]
     if len(temps) - len(missing) < 2:
         from superionic.core.errors import ConvergenceError
@@ -651,6 +781,14 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     result = _summarise(cfg, temps, st, rel, init, tr, al, prod, entry, store)
     result.teacher_check = check
     result.refinements = refinements
+    result.audits = audits
+    last_audit = _last_audit_per_temperature(audits)
+    unfaithful = {T: r for T, r in last_audit.items() if not r["faithful"] and T in prod}
+    for T, r in sorted(unfaithful.items()):
+        result.notes.append(
+            f"teacher audit failed at {T:g} K with the final potential ({r['reason']}): its MD "
+            "there explores configurations it gets wrong, so D* there may not be the "
+            "teacher's; a larger --budget leaves time to refine it")
     result.stages_computed = list(store.computed)
     result.stages_reused = list(store.reused)
     if missing:
@@ -661,6 +799,16 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     result.report = str(write_conductivity_report(result, prod, run_dir))
     (run_dir / "results.json").write_text(__import__("json").dumps(result.to_dict(), indent=2))
     return result
+
+
+def _last_audit_per_temperature(audits: list[dict[str, Any]]) -> dict[float, dict[str, Any]]:
+    """Each temperature's latest audit row (of the last round that audited it)."""
+    out: dict[float, dict[str, Any]] = {}
+    last_round = max((a["round"] for a in audits), default=None)
+    for a in audits:
+        if a["round"] == last_round:
+            out.update({r["T_K"]: r for r in a["per_temperature"]})
+    return out
 
 
 def _prod_key(key: dict[str, Any], T: float, round_: int, steps: int) -> str:

@@ -27,6 +27,24 @@ def _directional_table(d: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
              f"ratio to fastest ({d['fastest']})"], rows)
 
 
+def _audit_table(audits: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """One row per audited temperature: its MD steps, the student's errors, their ratios."""
+    rows = []
+    for a in audits:
+        for r in a["per_temperature"]:
+            e = r["errors"]
+            rows.append([str(a["round"]), str(a["pass"]), f"{r['T_K']:g}",
+                         f"{r['steps'][0]}–{r['steps'][1]}", str(r["n_frames"]),
+                         f"{1000 * e['energy_rmse_eV_per_atom']:.2f} "
+                         f"({1000 * e['energy_bias_eV_per_atom']:+.2f})",
+                         f"{e['force_rmse_eV_per_A']:.3f}",
+                         f"{r['energy_ratio']:.2f} / {r['force_ratio']:.2f}",
+                         "yes" if r["faithful"] else f"no (> {r['max_factor']:g})"])
+    return (["round", "pass", "T (K)", "MD steps", "frames",
+             "energy RMSE (bias) (meV/atom)", "force RMSE (eV/Å)",
+             "ratio to training (E / F)", "faithful"], rows)
+
+
 def write_conductivity_report(result: Any, prod: dict[float, dict[str, Any]],
                               run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` with its figures under ``run_dir/figures``."""
@@ -89,6 +107,13 @@ def write_conductivity_report(result: Any, prod: dict[float, dict[str, Any]],
          [[str(h.get("iteration")), str(h.get("md_frames")), f"{h.get('max_grade', 0):.2f}",
            str(h.get("n_selected")), str(h.get("n_training", "—"))]
           for h in result.active_learning])]))
+    if result.audits:
+        sections[-1].tables.append(_audit_table(result.audits))
+        sections[-1].paragraphs.append(
+            "Teacher audit: frames of the production MD labelled by the teacher after passes "
+            "1, 2, 4, ... of each round, the student's errors there against its errors on its "
+            "training set. A failed audit (ratio above the factor) adds the frames to the "
+            "training set and restarts production with the refined potential.")
     md = Section("Molecular dynamics and diffusion")
     md.tables.append((["T (K)", "steps", "stopped because", "D* (cm²/s)", "D_sigma (cm²/s)",
                        "H_R", "sigma (S/cm)", "fit window (fs)"],

@@ -111,6 +111,7 @@ def combine_members(cfg: ConductivityConfig, cfgs: list[ConductivityConfig],
         stages=[(f"member{k}:{name}", t) for k, m in enumerate(members) for name, t in m.stages],
         notes=notes,
         refinements=[r | {"member": k} for k, m in enumerate(members) for r in m.refinements],
+        audits=[r | {"member": k} for k, m in enumerate(members) for r in m.audits],
         stages_computed=[s for m in members for s in m.stages_computed],
         stages_reused=[s for m in members for s in m.stages_reused],
         members=[_member_summary(k, c, m)

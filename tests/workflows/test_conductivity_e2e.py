@@ -128,6 +128,50 @@ def test_end_to_end_gives_physical_transport_numbers(reference):
         assert ea["value"] == pytest.approx(two_point, rel=1e-6)
 
 
+def test_teacher_audit_errors_equal_a_direct_recomputation(reference):
+    """The audit's errors on the final round's frames equal those of the student model file
+    against CHGNet called directly on the same frames of the trajectory; every refinement
+    made after an audit names a failed audit of that round and temperature."""
+    import numpy as np
+    from ase import Atoms
+
+    from superionic.io.h5md import H5MDReader
+    from superionic.potentials.model_file import load_model
+    from superionic.potentials.teachers import chgnet_calculator
+
+    r = reference
+    audits = r["audits"]
+    final = max(a["round"] for a in audits)
+    run_dir = Path(r["report"]).parent
+    rows = [(a, row) for a in audits if a["round"] == final for row in a["per_temperature"]]
+    assert {row["T_K"] for _, row in rows} == {600.0, 900.0}
+    row = rows[-1][1]
+    model = load_model(run_dir / f"model_r{final}.qmtp")
+    reader = H5MDReader(str(run_dir / "md" / f"T{int(row['T_K'])}K_r{final}.h5"))
+    ch = reader.read_all()
+    calc = chgnet_calculator()
+    de, df = [], []
+    for step in row["frame_steps"]:
+        i = int(np.flatnonzero(ch.steps == step)[0])
+        frame = Atoms(reader.info.symbols, positions=ch.positions[i], cell=ch.cells[i],
+                      pbc=True)
+        frame.wrap()
+        frame.calc = calc
+        e_t, f_t = frame.get_potential_energy(), frame.get_forces()
+        s = model.compute(frame)
+        de.append((s["energy"] - e_t) / len(frame))
+        df.append((s["forces"] - f_t).ravel())
+    e = row["errors"]  # CHGNet computes in float32: energies agree to ~1e-7 relative
+    assert e["energy_rmse_eV_per_atom"] == pytest.approx(np.sqrt(np.mean(np.square(de))),
+                                                         rel=1e-3)
+    assert e["force_rmse_eV_per_A"] == pytest.approx(np.sqrt(np.mean(np.square(df))), rel=1e-3)
+    failed = {(a["round"], row["T_K"]) for a in audits for row in a["per_temperature"]
+              if not row["faithful"]}
+    for ref in r["refinements"]:
+        if ref["reason"].startswith("teacher audit"):
+            assert (ref["round"], ref["T_K"]) in failed
+
+
 def test_resume_after_kill_recomputes_nothing_finished(runs, reference):
     runs["watcher"].join(timeout=900)
     state = runs["state"]
@@ -140,3 +184,9 @@ def test_resume_after_kill_recomputes_nothing_finished(runs, reference):
     for a, b in zip(res["per_temperature"], reference["per_temperature"], strict=True):
         assert a["D_tracer_cm2_per_s"]["value"] == pytest.approx(
             b["D_tracer_cm2_per_s"]["value"], rel=1e-9)
+    # the teacher audits replay from the store: the same frames, errors and verdicts
+    assert len(res["audits"]) == len(reference["audits"])
+    for a, b in zip(res["audits"], reference["audits"], strict=True):
+        for x, y in zip(a["per_temperature"], b["per_temperature"], strict=True):
+            assert x["frame_steps"] == y["frame_steps"] and x["faithful"] == y["faithful"]
+            assert x["force_ratio"] == pytest.approx(y["force_ratio"], rel=1e-9)

@@ -112,3 +112,72 @@ def test_dimensionality_over_temperatures_names_ties():
     assert _dimensionality_over_temperatures([3, 3, 2, 1]) == "3D"
     assert _dimensionality_over_temperatures([3, 3, 2, 2]) == "2D or 3D (temperatures differ)"
     assert _dimensionality_over_temperatures([1]) == "1D"
+
+
+def test_audit_frames_spread_over_the_steps_since_the_last_audit(tmp_path):
+    from ase.build import bulk
+
+    from superionic.io.h5md import H5MDWriter
+    from superionic.workflows.conductivity import _audit_frames
+
+    atoms = bulk("Li", "bcc", a=3.5, cubic=True).repeat(2)
+    rng = np.random.default_rng(0)
+    pos = atoms.positions + rng.normal(0, 0.1, (10, len(atoms), 3))
+    path = tmp_path / "md.h5"
+    w = H5MDWriter(path, atoms.get_chemical_symbols(), timestep_fs=2.0, frame_interval_fs=20.0)
+    w.append(positions=pos, cells=np.repeat(atoms.cell.array[None], 10, axis=0))
+    w.close()
+    # frames at steps 0, 10, ..., 90; after step 40: 50..90, three of them evenly spread
+    got = _audit_frames(path, atoms, 3, after_step=40, T=600.0)
+    assert [a.info["audit_step"] for a in got] == [50, 70, 90]
+    for a, k in zip(got, (5, 7, 9), strict=True):
+        want = atoms.copy()
+        want.positions = pos[k]
+        want.wrap()
+        assert np.allclose(a.positions, want.positions, atol=1e-12)
+        assert a.info["audit_T_K"] == 600.0 and a.calc is None
+    assert _audit_frames(path, atoms, 3, after_step=90, T=600.0) == []
+    # a file that has grown past the audited stretch: only the stretch's frames
+    upto = _audit_frames(path, atoms, 2, after_step=10, T=600.0, upto_step=50)
+    assert [a.info["audit_step"] for a in upto] == [20, 50]
+    assert len(_audit_frames(path, atoms, 50, after_step=-1, T=600.0)) == 10
+
+
+def test_refining_with_audited_frames_learns_them_without_the_teacher(tmp_path):
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from superionic.potentials.qmtp import QMTP
+    from superionic.potentials.training import evaluate, train
+    from superionic.workflows.conductivity import ConductivityConfig, _refine
+
+    ref = QMTP.random(["Li", "P", "S"], level=6, seed=11, charges=False, r_cut=4.0)
+    from ase.build import bulk
+
+    def frame(seed, scale):
+        a = bulk("Li", "bcc", a=3.6, cubic=True).repeat((2, 2, 2))
+        a.numbers[[1, 4, 9]] = 16
+        a.numbers[[6, 12]] = 15
+        a.positions += np.random.default_rng(seed).normal(scale=scale, size=a.positions.shape)
+        r = ref.compute(a)
+        a.calc = SinglePointCalculator(a, energy=r["energy"], forces=r["forces"],
+                                       stress=r["stress"])
+        return a
+
+    data = [frame(k, 0.05) for k in range(6)]
+    audited = [frame(100 + k, 0.25) for k in range(6)]  # a region the data does not cover
+    model = train(data, level=6, r_cut=4.0, charges=False, seed=0, epochs=20,
+                  progress=False, threads=1).model
+
+    def no_teacher():
+        raise AssertionError("the audited frames are labelled already")
+
+    cfg = ConductivityConfig(material="Li3N", teacher=no_teacher, train_epochs=20,
+                             run_dir=str(tmp_path))
+    before = evaluate(model, audited)["force_rmse_eV_per_A"]
+    out = _refine(model, data, [], cfg, deadline=1e18, labelled=audited)
+    assert out["n_new"] == len(audited) and len(out["data"]) == len(data) + len(audited)
+    after = evaluate(out["model"], audited)["force_rmse_eV_per_A"]
+    assert after < 0.7 * before
+    # the reference errors of the next round are the new model's on its whole training set
+    want = evaluate(out["model"], out["data"])
+    assert out["errors"]["force_rmse_eV_per_A"] == pytest.approx(want["force_rmse_eV_per_A"])
