@@ -44,6 +44,28 @@ def register(subparsers) -> None:
     e.add_argument("--json", default=None)
     e.set_defaults(func=run_evaluate)
 
+    a = sub.add_parser("audit", help="a model's errors against a teacher on frames of MD "
+                                     "it ran (what the extrapolation grade cannot see)")
+    a.add_argument("model")
+    a.add_argument("trajectories", nargs="+", help="MD trajectories of the model (any format "
+                                                   "'superionic diffusion' reads)")
+    a.add_argument("--teacher", default="chgnet",
+                   help="chgnet, chgnet:r2scan, chgnet:0.2.0, module:function or "
+                        "file.py:function (default chgnet)")
+    a.add_argument("--frames", type=int, default=8, help="frames per trajectory (default 8)")
+    a.add_argument("--after-step", type=int, default=-1, metavar="N",
+                   help="only frames after MD step N (e.g. past equilibration)")
+    a.add_argument("--training-data", nargs="*", default=None,
+                   help="the model's training structures: their errors are the reference "
+                        "for the verdict")
+    a.add_argument("--factor", type=float, default=2.0,
+                   help="largest accepted ratio of audit to training errors (default 2)")
+    a.add_argument("--write-labelled", default=None, metavar="OUT",
+                   help="write the teacher-labelled frames (extxyz) to add to the training set")
+    a.add_argument("--workers", type=int, default=1, help="labelling processes (default 1)")
+    a.add_argument("--json", default=None)
+    a.set_defaults(func=run_audit)
+
     i = sub.add_parser("inspect", help="print a model file's header")
     i.add_argument("model")
     i.add_argument("--json", default=None)
@@ -110,4 +132,49 @@ def run_inspect(args: argparse.Namespace) -> int:
     print(json.dumps(header, indent=2))
     if args.json:
         write_json(args.json, header)
+    return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from superionic.cli._common import print_table, write_json
+    from superionic.io.sample import sample_frames
+    from superionic.potentials.fidelity import audit_verdict, student_errors
+    from superionic.potentials.qmtp import QMTP
+    from superionic.potentials.teachers import label, teacher_from_spec
+    from superionic.potentials.training import evaluate, read_structures
+
+    model = QMTP.load(args.model)
+    teacher = teacher_from_spec(args.teacher)
+    reference = evaluate(model, read_structures(args.training_data)) \
+        if args.training_data else None
+    out: dict = {"model": str(args.model), "teacher": teacher.name, "reference": reference,
+                 "trajectories": []}
+    rows, labelled_all = [], []
+    for path in args.trajectories:
+        frames = sample_frames(path, args.frames, after_step=args.after_step)
+        labelled = label(frames, teacher, n_workers=args.workers)
+        labelled_all += labelled
+        e = student_errors(model, labelled)
+        entry = {"path": str(path), "frame_steps": [a.info["step"] for a in labelled],
+                 "errors": e}
+        if reference is not None:
+            entry["verdict"] = audit_verdict(e, reference, args.factor)
+        out["trajectories"].append(entry)
+        verdict = entry.get("verdict")
+        rows.append((str(path), f"{1000 * e['energy_rmse_eV_per_atom']:.2f} meV/atom (bias "
+                     f"{1000 * e['energy_bias_eV_per_atom']:+.2f}), {e['force_rmse_eV_per_A']:.3f}"
+                     " eV/Å" + ("" if verdict is None else "; faithful" if verdict["faithful"]
+                                else f"; NOT faithful: {verdict['reason']}")))
+    if reference is not None:
+        rows.append(("training set", f"{1000 * reference['energy_rmse_eV_per_atom']:.2f} "
+                     f"meV/atom, {reference['force_rmse_eV_per_A']:.3f} eV/Å"))
+        out["faithful"] = all(t["verdict"]["faithful"] for t in out["trajectories"])
+    print_table(rows, title=f"Audit of {args.model} against {teacher.name}")
+    if args.write_labelled:
+        from ase.io import write
+
+        write(args.write_labelled, labelled_all, format="extxyz")
+        out["labelled"] = str(args.write_labelled)
+    if args.json:
+        write_json(args.json, out)
     return 0

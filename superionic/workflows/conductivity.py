@@ -334,7 +334,7 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
     outside its training domain, and the configuration is returned so the caller can label it,
     retrain and start again.
     """
-    from superionic.core.errors import SuperionicError
+    from superionic.core.errors import InputError, SuperionicError
     from superionic.dynamics.md import run_md
     from superionic.potentials.active_learning import DEFAULT_BREAK_GRADE, is_physical
     from superionic.potentials.calculator import QMTPCalculator
@@ -375,6 +375,8 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
                     checkpoint_every=max(cfg.sample_every, cfg.segment_steps // 4),
                     seed=cfg.seed + int(T), potential_name=job["model_path"], stop_if=watch,
                     check_every=1, checkpoint_on_stop=False)
+    except InputError:
+        raise  # a wrong file or setting (e.g. someone else's checkpoint), not the potential
     except (SuperionicError, FloatingPointError) as exc:
         # the MD broke down between two samples: the last configuration inside the domain is
         # the one to label
@@ -407,33 +409,19 @@ class RoundOutcome(NamedTuple):
     audited: list[Atoms]  # the last audit's teacher-labelled frames, all temperatures
 
 
-def _audit_frames(traj: str | Path, atoms: Atoms, n: int, after_step: int, T: float,
+def _audit_frames(traj: str | Path, n: int, after_step: int, T: float,
                   upto_step: int | None = None) -> list[Atoms]:
-    """``n`` frames evenly spread over the MD steps after ``after_step`` (up to ``upto_step``)
-    of ``traj``."""
-    from superionic.io.h5md import H5MDReader
+    """:func:`superionic.io.sample.sample_frames` of one temperature's MD, tagged with it."""
+    from superionic.io.sample import sample_frames
 
-    ch = H5MDReader(str(traj)).read_all()
-    steps = np.asarray(ch.steps) if ch.steps is not None else np.arange(len(ch))
-    idx = np.flatnonzero((steps > after_step)
-                         & (steps <= (steps.max() if upto_step is None else upto_step)))
-    if idx.size == 0:
-        return []
-    pick = np.unique(idx[np.linspace(0, idx.size - 1, min(n, idx.size)).round().astype(int)])
-    out = []
-    for i in pick:
-        a = atoms.copy()
-        a.calc = None
-        a.set_cell(ch.cells[i])
-        a.positions = ch.positions[i]
-        a.wrap()
-        a.info.update(audit_T_K=float(T), audit_step=int(steps[i]))
-        out.append(a)
-    return out
+    frames = sample_frames(traj, n, after_step=after_step, upto_step=upto_step)
+    for a in frames:
+        a.info.update(audit_T_K=float(T), audit_step=a.info["step"])
+    return frames
 
 
 def _audit(cfg: ConductivityConfig, key: dict[str, Any], round_: int, n_pass: int,
-           results: dict[float, dict], after: dict[float, int], atoms: Atoms, model: Any,
+           results: dict[float, dict], after: dict[float, int], model: Any,
            reference: dict[str, float], store: Any) -> tuple[dict[str, Any], list[Atoms]]:
     """Label frames of each temperature's MD since its last audit with the teacher (stored)
     and compare the student's errors on them with its training errors
@@ -444,7 +432,7 @@ def _audit(cfg: ConductivityConfig, key: dict[str, Any], round_: int, n_pass: in
 
     temps = sorted(T for T in results if results[T]["steps"] > after.get(T, 0))
     spans = {T: (after.get(T, 0), int(results[T]["steps"])) for T in temps}
-    frames = [a for T in temps for a in _audit_frames(results[T]["trajectory"], atoms,
+    frames = [a for T in temps for a in _audit_frames(results[T]["trajectory"],
                                                       cfg.audit_frames, spans[T][0], T,
                                                       upto_step=spans[T][1])]
     k = input_hash(key | {"audit_round": round_, "spans": {str(T): v for T, v in spans.items()},
@@ -457,7 +445,8 @@ def _audit(cfg: ConductivityConfig, key: dict[str, Any], round_: int, n_pass: in
         if not mine:
             continue
         v = audit_verdict(student_errors(model, mine), reference, cfg.audit_factor)
-        rows.append({"T_K": T, "steps": list(spans[T]), "n_frames": len(mine),
+        rows.append({"T_K": T, "trajectory": str(results[T]["trajectory"]),
+                     "steps": list(spans[T]), "n_frames": len(mine),
                      "frame_steps": [int(x.info["audit_step"]) for x in mine]} | v)
     return ({"round": round_, "pass": n_pass, "per_temperature": rows,
              "faithful": all(r["faithful"] for r in rows)}, labelled)
@@ -465,7 +454,7 @@ def _audit(cfg: ConductivityConfig, key: dict[str, Any], round_: int, n_pass: in
 
 def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[float],
                       atoms: Atoms, model: Any, reference: dict[str, float], model_path: Path,
-                      round_: int, run_dir: Path, deadline: float, store: Any,
+                      round_: int, tag: str, run_dir: Path, deadline: float, store: Any,
                       can_refine: bool = True) -> RoundOutcome:
     """Production MD at every temperature with one model, grown in passes of one segment each.
 
@@ -494,9 +483,9 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
     def audit(results: dict[float, dict]) -> tuple[list[float], list[Atoms]]:
         if cfg.audit_frames <= 0 or not results:
             return [], []
-        a, frames = _audit(cfg, key, round_, n_pass, results, audited, atoms, model,
-                           reference, store)
-        audits.append(a)
+        a, frames = _audit(cfg, key, round_, n_pass, results, audited, model, reference,
+                           store)
+        audits.append(a | {"model": str(model_path)})
         audited.update({T: int(r["steps"]) for T, r in results.items()})
         return [r["T_K"] for r in a["per_temperature"] if not r["faithful"]], frames
 
@@ -512,7 +501,7 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
                                                         f"{last[T]['rel']:.2f})"}
                 break
         jobs = [{"cfg": cfg, "T": T, "atoms": atoms, "model_path": str(model_path),
-                 "out": str(run_dir / "md" / f"T{int(T)}K_r{round_}.h5"),
+                 "out": str(run_dir / "md" / f"T{int(T)}K_{tag}.h5"),
                  "steps": min((n_pass + 1) * cfg.segment_steps, cfg.max_production_steps)}
                 for T in todo]
         results: dict[float, dict] = {}
@@ -685,7 +674,7 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     from superionic.materials.library import get_material
     from superionic.potentials.teachers import teacher_key
     from superionic.potentials.training import evaluate
-    from superionic.workflows.store import RunStore
+    from superionic.workflows.store import RunStore, input_hash
 
     if cfg.ensemble > 1:
         from superionic.workflows.ensemble import run_ensemble
@@ -734,12 +723,16 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     lineage: list[str] = []
     n_rounds = cfg.max_refinements + 1
     for round_ in range(n_rounds):
-        rkey = key | ({"lineage": lineage} if any(x != "grade" for x in lineage) else {})
-        model_path = run_dir / f"model_r{round_}.qmtp"
+        audited = any(x != "grade" for x in lineage)
+        rkey = key | ({"lineage": lineage} if audited else {})
+        # files of a round after an audit carry their history, so that runs with other audit
+        # settings in the same directory never meet each other's models or checkpoints
+        tag = f"r{round_}" + (f"_{input_hash(lineage)[:8]}" if audited else "")
+        model_path = run_dir / f"model_{tag}.qmtp"
         model.save(model_path, active_set=active)
         last_round = round_ == n_rounds - 1
         out = _production_round(cfg, rkey, temps, atoms, model, reference, model_path, round_,
-                                run_dir, prod_deadline, store, can_refine=not last_round)
+                                tag, run_dir, prod_deadline, store, can_refine=not last_round)
         prod = out.prod
         audits += out.audits
         if out.bad:

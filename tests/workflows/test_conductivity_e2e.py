@@ -145,9 +145,10 @@ def test_teacher_audit_errors_equal_a_direct_recomputation(reference):
     run_dir = Path(r["report"]).parent
     rows = [(a, row) for a in audits if a["round"] == final for row in a["per_temperature"]]
     assert {row["T_K"] for _, row in rows} == {600.0, 900.0}
-    row = rows[-1][1]
-    model = load_model(run_dir / f"model_r{final}.qmtp")
-    reader = H5MDReader(str(run_dir / "md" / f"T{int(row['T_K'])}K_r{final}.h5"))
+    audit, row = rows[-1]
+    assert Path(audit["model"]).parent == run_dir
+    model = load_model(audit["model"])
+    reader = H5MDReader(row["trajectory"])
     ch = reader.read_all()
     calc = chgnet_calculator()
     de, df = [], []

@@ -128,7 +128,7 @@ def test_audit_frames_spread_over_the_steps_since_the_last_audit(tmp_path):
     w.append(positions=pos, cells=np.repeat(atoms.cell.array[None], 10, axis=0))
     w.close()
     # frames at steps 0, 10, ..., 90; after step 40: 50..90, three of them evenly spread
-    got = _audit_frames(path, atoms, 3, after_step=40, T=600.0)
+    got = _audit_frames(path, 3, after_step=40, T=600.0)
     assert [a.info["audit_step"] for a in got] == [50, 70, 90]
     for a, k in zip(got, (5, 7, 9), strict=True):
         want = atoms.copy()
@@ -136,11 +136,11 @@ def test_audit_frames_spread_over_the_steps_since_the_last_audit(tmp_path):
         want.wrap()
         assert np.allclose(a.positions, want.positions, atol=1e-12)
         assert a.info["audit_T_K"] == 600.0 and a.calc is None
-    assert _audit_frames(path, atoms, 3, after_step=90, T=600.0) == []
+    assert _audit_frames(path, 3, after_step=90, T=600.0) == []
     # a file that has grown past the audited stretch: only the stretch's frames
-    upto = _audit_frames(path, atoms, 2, after_step=10, T=600.0, upto_step=50)
+    upto = _audit_frames(path, 2, after_step=10, T=600.0, upto_step=50)
     assert [a.info["audit_step"] for a in upto] == [20, 50]
-    assert len(_audit_frames(path, atoms, 50, after_step=-1, T=600.0)) == 10
+    assert len(_audit_frames(path, 50, after_step=-1, T=600.0)) == 10
 
 
 def test_refining_with_audited_frames_learns_them_without_the_teacher(tmp_path):
