@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "MD (after passes 1, 2, 4, ...); a student whose errors there exceed "
                         "--audit-factor times its training errors is refined with them and "
                         "production restarts (default 4; 0: no audit)")
+    p.add_argument("--max-audit-refinements", type=int, default=2, metavar="N",
+                   help="refinements after failed audits (default 2; beyond them a failed "
+                        "audit is reported in the notes)")
     p.add_argument("--audit-factor", type=float, default=2.0, metavar="F",
                    help="largest accepted ratio of audit to training errors (default 2)")
     p.add_argument("--no-charges", action="store_true",
@@ -78,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         min_distance_A=args.min_distance, level=args.level, charges=not args.no_charges,
         target_rel_precision=args.precision, teacher_check_steps=args.teacher_check_steps,
         teacher_check_at=args.teacher_check_at, audit_frames=args.audit_frames,
-        audit_factor=args.audit_factor,
+        audit_factor=args.audit_factor, max_audit_refinements=args.max_audit_refinements,
         target_sigma_factor=args.target_sigma_factor,
         scheduler=args.scheduler, workers=args.workers,
         dopant=args.dopant, dopant_x=args.dopant_x, vacancies=args.vacancies,

@@ -66,6 +66,8 @@ class ConductivityConfig:
     train_epochs: int = 60
     al_iterations: int = 6
     max_refinements: int = 4
+    #: Refinements after a failed teacher audit (counted apart from ``max_refinements``).
+    max_audit_refinements: int = 2
     teacher_check_steps: int = 0
     #: Temperature of the teacher check: "highest", "lowest" or one of the MD temperatures (K).
     teacher_check_at: str | float = "highest"
@@ -96,10 +98,12 @@ class ConductivityConfig:
             raise InputError(f"ensemble = {self.ensemble}", field="ensemble",
                              expected="1 (one potential) or more independently trained "
                                       "potentials")
-        if self.audit_frames < 0 or not self.audit_factor > 1.0:
+        if self.audit_frames < 0 or not self.audit_factor > 1.0 \
+                or self.max_audit_refinements < 0:
             raise InputError(f"audit_frames = {self.audit_frames}, audit_factor = "
                              f"{self.audit_factor}", field="audit_frames/audit_factor",
-                             expected="0 (no audit) or more frames, and a factor above 1")
+                             expected="0 (no audit) or more frames, a factor above 1 and 0 "
+                                      "or more audit refinements")
         if self.teacher_check_steps < 0:
             raise InputError(f"teacher_check_steps = {self.teacher_check_steps}",
                              field="teacher_check_steps", expected="0 (off) or more steps")
@@ -664,7 +668,8 @@ def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: Conductivit
 #: given a larger budget or a tighter target continues from what is stored.
 _NOT_IN_KEY = ("run_dir", "budget_s", "progress", "scheduler", "workers", "target_rel_precision",
                "target_sigma_factor", "max_production_steps", "teacher_check_steps",
-               "teacher_check_at", "ensemble", "audit_frames", "audit_factor")
+               "teacher_check_at", "ensemble", "audit_frames", "audit_factor",
+               "max_audit_refinements")
 
 
 # --- the workflow ------------------------------------------------------------------------------
@@ -721,8 +726,8 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     # refinements made after a failed audit enter the keys of every later stage (runs without
     # audits keep the keys they had)
     lineage: list[str] = []
-    n_rounds = cfg.max_refinements + 1
-    for round_ in range(n_rounds):
+    n_grade = n_audit = 0  # refinements of each kind, each with its own cap
+    for round_ in range(cfg.max_refinements + cfg.max_audit_refinements + 1):
         audited = any(x != "grade" for x in lineage)
         rkey = key | ({"lineage": lineage} if audited else {})
         # files of a round after an audit carry their history, so that runs with other audit
@@ -730,23 +735,27 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
         tag = f"r{round_}" + (f"_{input_hash(lineage)[:8]}" if audited else "")
         model_path = run_dir / f"model_{tag}.qmtp"
         model.save(model_path, active_set=active)
-        last_round = round_ == n_rounds - 1
         out = _production_round(cfg, rkey, temps, atoms, model, reference, model_path, round_,
-                                tag, run_dir, prod_deadline, store, can_refine=not last_round)
+                                tag, run_dir, prod_deadline, store,
+                                can_refine=n_audit < cfg.max_audit_refinements)
         prod = out.prod
         audits += out.audits
         if out.bad:
             kind = "grade"
             refinements += [{"round": round_, "T_K": T, "reason": "extrapolation grade above "
                              "the break grade"} for T in out.bad]
+            if n_grade >= cfg.max_refinements:
+                break
+            n_grade += 1
         elif out.audited:
             kind = f"audit:{cfg.audit_frames}:{cfg.audit_factor:g}"
             failed = {r["T_K"]: r["reason"] for r in out.audits[-1]["per_temperature"]}
             refinements += [{"round": round_, "T_K": T, "reason": "teacher audit: "
                              + failed[T]} for T in out.unfaithful]
+            n_audit += 1
         else:
             break
-        if last_round or time.time() > prod_deadline:
+        if time.time() > prod_deadline:
             break
         ref = store.cached(f"refine_{round_}", rkey | {"T": temps} | (
             {"audit": kind} if kind != "grade" else {}),
