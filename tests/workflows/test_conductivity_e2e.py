@@ -28,7 +28,8 @@ CONFIG = dict(
     material="Li3N", vacancies=1, min_distance_A=7.0, temperatures_K=[600.0, 900.0],
     level=6, charges=False, budget_s=1e5, n_rattled=8, n_strained=2, teacher_md_steps=20,
     relax_steps=5, train_epochs=10, al_iterations=2, al_md_steps=100, segment_steps=1000,
-    max_production_steps=4000, target_rel_precision=0.0, max_refinements=4, progress=False,
+    max_production_steps=4000, target_rel_precision=0.0, max_refinements=4,
+    max_audit_refinements=1, progress=False,
     seed=0,
 )
 
