@@ -114,6 +114,12 @@ def test_end_to_end_gives_physical_transport_numbers(reference):
     assert r["training"]["teacher"] == "chgnet"
     assert "Teacher (labels of every training structure): chgnet" in \
         Path(r["report"]).read_text()
+    # and the report tabulates every audit (one row per round, pass and temperature)
+    html = Path(r["report"]).read_text()
+    assert "ratio to training (E / F)" in html
+    for a in r["audits"]:
+        for row in a["per_temperature"]:
+            assert f"<td>{row['steps'][0]}–{row['steps'][1]}</td>" in html
     # every stage records the wall time it took, production segments included
     prod = [t for stage, t in r["stages"] if stage == "production"]
     assert prod and all(t > 0 for t in prod)
