@@ -10,7 +10,13 @@ Eq. 2-73). It is multiplied by a C² switch s(r) that is 1 below r_inner and 0 a
 of the shortest distance of each species pair in the training data the baseline is exactly
 zero on every training configuration, so fits are unchanged, and on thermal configurations
 near them, while two atoms pushed well below anything in the data meet a wall instead of the
-extrapolated MTP.
+extrapolated MTP. A pair never closer than the cutoff in the data has never been seen to
+interact at all, so its wall sits at ``OUTER_FRACTION`` × the cutoff.
+
+The wall is placed once, from the data a potential is first fitted to (in the conductivity
+workflow, configurations the teacher sampled itself); continued training keeps it. Frames
+that a potential's own MD found (active learning, audits) are where it goes wrong: letting
+them move the wall inwards is a ratchet, each refinement opening the next shorter contact.
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from ase import Atoms
-from ase.data import covalent_radii
 from numba import njit
 
 if TYPE_CHECKING:
@@ -134,8 +139,7 @@ def outer_radii(structures: Sequence[Atoms], species: Sequence[int],
 def shortest_pair_distances(structures: Sequence[Atoms], species: Sequence[int],
                             neighbours: Sequence[object], r_cut: float) -> np.ndarray:
     """Shortest distance (Å) of every species pair over ``structures`` (their neighbour lists
-    at ``r_cut``); pairs never closer than r_cut get the sum of covalent radii (ASE), capped
-    at r_cut."""
+    at ``r_cut``); pairs never closer than r_cut get r_cut."""
     lookup = {int(z): k for k, z in enumerate(species)}
     S = len(species)
     d_min = np.full((S, S), np.inf)
@@ -146,7 +150,5 @@ def shortest_pair_distances(structures: Sequence[Atoms], species: Sequence[int],
         si, sj = sp[nb.pair_i], sp[nb.pair_j]
         r = np.linalg.norm(nb.vectors, axis=1)
         np.minimum.at(d_min, (si, sj), r)
-    z = np.asarray(species)
-    cov = np.minimum(covalent_radii[z][:, None] + covalent_radii[z][None, :], r_cut)
-    d_min = np.where(np.isfinite(d_min), d_min, cov)
+    d_min = np.where(np.isfinite(d_min), d_min, float(r_cut))
     return np.minimum(d_min, d_min.T)

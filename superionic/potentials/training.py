@@ -29,7 +29,7 @@ from superionic.core.errors import InputError
 from superionic.core.units import EV_PER_A3_TO_GPA
 from superionic.potentials.mtp_numba import basis_gradients, basis_values, pair_forces_virial
 from superionic.potentials.qmtp import QMTP, find_neighbours
-from superionic.potentials.repulsion import outer_radii
+from superionic.potentials.repulsion import outer_radii, shortest_pair_distances
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +280,18 @@ def _ridge_solve(X: np.ndarray, Y: np.ndarray, ridge: float) -> np.ndarray:
     return (sol.T / scale).T
 
 
+def _baseline_reaches(model: QMTP, structures: Sequence[Atoms],
+                      cache: LinearFitCache | None) -> bool:
+    """Whether any pair of ``structures`` lies inside the model's ZBL wall (the fit must then
+    subtract the baseline; usually it does not, the wall being placed below the data)."""
+    if not model.has_repulsion:
+        return False
+    nbs = [cache.neighbours(a, model.r_cut) if cache is not None
+           else find_neighbours(a, model.r_cut) for a in structures]
+    d = shortest_pair_distances(structures, model.species, nbs, model.r_cut)
+    return bool(np.any(d < model.repulsion_r_outer_))
+
+
 def _zero_short_range(model: QMTP) -> QMTP:
     zero = model.copy()
     zero.xi_ = np.zeros(model.n_basis)
@@ -293,9 +305,10 @@ def linear_fit(model: QMTP, structures: Sequence[Atoms], weights: LossWeights = 
 
     ``cache`` (a :class:`LinearFitCache` used only with these ``structures``) speeds up
     repeated fits."""
-    offsets = [_zero_short_range(model)] if model.charges else []
+    offsets = [_zero_short_range(model)] if (
+        model.charges or _baseline_reaches(model, structures, cache)) else []
     X, Y = _linear_system(model, structures, weights, offsets, cache=cache)
-    y = Y[:, 0] - (Y[:, 1] if model.charges else 0.0)
+    y = Y[:, 0] - (Y[:, 1] if offsets else 0.0)
     sol = _ridge_solve(X, y, ridge)
     model.xi_ = np.ascontiguousarray(sol[:model.n_basis])
     model.e0_ = np.ascontiguousarray(sol[model.n_basis:])
@@ -511,7 +524,8 @@ def train(
     (:func:`fit_charge_scale`), so charges are learned from energies and forces alone.
     ``repulsion``: switch the ZBL baseline on below 85 % of each species pair's shortest
     distance in ``structures`` (zero on all of them, so the fit is unchanged;
-    :mod:`superionic.potentials.repulsion`); False removes it.
+    :mod:`superionic.potentials.repulsion`); a continued ``model`` keeps its baseline, and
+    the fit subtracts it where newer data come closer. False removes it.
     """
     import numba
     import torch
@@ -566,9 +580,14 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
     else:
         model = model.copy()
         fresh = False
-    model.repulsion_r_outer_ = outer_radii(
-        structures, model.species, [cache.neighbours(a, model.r_cut) for a in structures],
-        model.r_cut) if repulsion else np.zeros_like(model.repulsion_r_outer_)
+    if not repulsion:
+        model.repulsion_r_outer_ = np.zeros_like(model.repulsion_r_outer_)
+    elif fresh or not model.has_repulsion:
+        # placed once, from the data the model is first fitted to; continued training keeps
+        # it (the module docstring of superionic.potentials.repulsion says why)
+        model.repulsion_r_outer_ = outer_radii(
+            structures, model.species, [cache.neighbours(a, model.r_cut) for a in structures],
+            model.r_cut)
     i_tr, i_val = split(len(structures), val_fraction, seed)
     train_set = [structures[i] for i in i_tr]
     val_set = [structures[i] for i in i_val]

@@ -7,6 +7,7 @@ import pytest
 import torch
 from ase.build import bulk
 from ase.calculators.lj import LennardJones
+from ase.stress import full_3x3_to_voigt_6_stress
 from fdiff import fd_force, fd_stress_component
 from test_training_qmtp import _evaluate, _label_with, _rattled
 
@@ -163,3 +164,64 @@ def test_trained_model_repels_below_its_data(single_thread):
     # without the baseline the same model has no such wall
     e_bare = bare.compute(b)["energy"] - bare.compute(base)["energy"]
     assert e_bare < energies[-1] - m.compute(base)["energy"] - 20.0
+
+
+def _closest_pair(a):
+    d = a.get_all_distances(mic=True)
+    np.fill_diagonal(d, np.inf)
+    return float(d.min())
+
+
+def test_continued_training_keeps_its_wall(single_thread):
+    # the wall is placed from the data a model is first fitted to; frames added later that
+    # come closer (as those its own MD finds do) must not pull it inwards
+    lj = LennardJones(sigma=2.3, epsilon=0.1, rc=5.0, smooth=True)
+    first = _label_with(_rattled("Ar", 3.7, 6, seed=0), functools.partial(_evaluate, lj))
+    d_first = min(_closest_pair(a) for a in first)
+    close = _rattled("Ar", 3.7, 2, seed=5)
+    for a in close:  # one pair pushed to 92 % of the closest distance of the first data
+        u = a.get_distance(0, 1, mic=True, vector=True)
+        a.positions[1] = a.positions[0] + 0.92 * d_first * u / np.linalg.norm(u)
+    close = _label_with(close, functools.partial(_evaluate, lj))
+    d_all = min(d_first, *(_closest_pair(a) for a in close))
+    assert d_all < 0.93 * d_first
+    kw = dict(charges=False, epochs=0, val_fraction=0.0, seed=0, progress=False)
+    m = train(first, level=8, r_cut=5.0, **kw).model
+    assert m.repulsion_r_outer_[0, 0] == pytest.approx(OUTER_FRACTION * d_first, rel=1e-12)
+    cont = train(first + close, model=m, **kw).model
+    assert cont.repulsion_r_outer_[0, 0] == pytest.approx(OUTER_FRACTION * d_first, rel=1e-12)
+    fresh = train(first + close, level=8, r_cut=5.0, **kw).model
+    assert fresh.repulsion_r_outer_[0, 0] == pytest.approx(OUTER_FRACTION * d_all, rel=1e-12)
+
+
+def test_linear_fit_subtracts_a_baseline_the_data_reach(single_thread):
+    # labels from a known model whose wall lies inside the data: the linear solve for
+    # (xi, E0) at the same radial functions must recover that model exactly, which it can
+    # only do by subtracting the baseline from the labels
+    from superionic.potentials.training import linear_fit
+
+    truth = QMTP((18,), level=8, r_cut=5.0, r_min=2.0, n_beta=4, charges=False)
+    truth.radial_coeffs_ = truth.random_radial_coeffs(np.random.default_rng(1))
+    truth.xi_ = np.random.default_rng(2).normal(scale=0.05, size=truth.n_basis)
+    truth.e0_ = np.array([-0.3])
+    data = _rattled("Ar", 3.7, 6, seed=4, rattle=0.15)
+    d_min = min(_closest_pair(a) for a in data)
+    truth.repulsion_r_outer_ = np.array([[1.1 * d_min]])
+    bare = truth.copy()
+    bare.repulsion_r_outer_[:] = 0.0
+    baseline = [truth.compute(a)["energy"] - bare.compute(a)["energy"] for a in data]
+    assert max(baseline) > 0.05  # the baseline is not negligible on these data
+
+    def label(a):
+        r = truth.compute(a)
+        return r["energy"], r["forces"], full_3x3_to_voigt_6_stress(r["stress"])
+
+    data = _label_with(data, label)
+    fit = truth.copy()
+    fit.xi_ = np.zeros_like(truth.xi_)
+    fit.e0_ = np.zeros_like(truth.e0_)
+    linear_fit(fit, data)
+    for a in data:  # (xi itself is not unique: one basis function is collinear with E0)
+        r = fit.compute(a)
+        assert r["energy"] == pytest.approx(a.get_potential_energy(), rel=1e-9)
+        assert np.abs(r["forces"] - a.get_forces()).max() < 1e-7 * np.abs(a.get_forces()).max()
