@@ -33,6 +33,7 @@ RUNS: list[tuple[str, list[str], dict[str, str]]] = [
      ONE_THREAD),
     ("bench_batched_md.py", ["--replicas", "1,8", "--steps", "5", "--threads", "1"],
      ONE_THREAD),
+    ("bench_shared_cores.py", ["--steps", "10", "--warm", "2"], {}),
 ]
 
 

@@ -30,6 +30,9 @@ def main() -> None:
     p.add_argument("--no-charges", action="store_true")
     p.add_argument("--teacher", default="chgnet",
                    help="teacher (chgnet, chgnet:r2scan, module:function, file.py:function)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads per run (default: one per core; cores / jobs for jobs side "
+                        "by side)")
     p.add_argument("--out", default="validation/runs")
     args = p.parse_args()
     names = args.materials or [m.name for m in list_materials() if m.cif]
@@ -42,7 +45,7 @@ def main() -> None:
                                  charges=not args.no_charges,
                                  target_sigma_factor=args.target_sigma_factor,
                                  teacher_check_steps=args.teacher_steps,
-                                 teacher=args.teacher)
+                                 teacher=args.teacher, threads=args.threads)
         res = run_conductivity(cfg)
         exp = res.experiment
         row = {

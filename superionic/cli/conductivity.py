@@ -57,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", default=None,
                    help="Dask scheduler address, 'local-dask', 'slurm' or 'pbs'")
     p.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads of torch, numba and BLAS in this run (default: one per "
+                        "core); give cores / jobs to each of several jobs sharing a machine")
     p.add_argument("--ensemble", type=int, default=1, metavar="N",
                    help="train N potentials independently (own teacher data and seed each), "
                         "run each through the workflow on 1/N of the budget and combine them "
@@ -85,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         target_sigma_factor=args.target_sigma_factor,
         scheduler=args.scheduler, workers=args.workers,
         dopant=args.dopant, dopant_x=args.dopant_x, vacancies=args.vacancies,
-        ensemble=args.ensemble)
+        ensemble=args.ensemble, threads=args.threads)
     res = run_conductivity(cfg)
     exp = res.experiment
     rows = [(f"sigma({res.target_T_K:g} K)", f"{res.sigma_S_per_cm} S/cm"),
@@ -102,6 +105,13 @@ def run(args: argparse.Namespace) -> int:
     for m in res.members:
         rows.append((f"  member {m['member']} sigma",
                      f"{Estimate.from_dict(m['sigma_S_per_cm'])} S/cm"))
+    if res.teacher_check:
+        tc = res.teacher_check
+        r = Estimate.from_dict(tc["ratio_qmtp_over_teacher"])
+        rows.append((f"teacher check ({tc['T_K']:g} K)",
+                     f"D*(QMTP) / D*(teacher) = {r} "
+                     f"({'within' if tc['within_factor'] else 'outside'} a factor "
+                     f"{tc['max_factor']:g})"))
     rows.append(("report", res.report))
     print_table(rows, title=f"Ionic conductivity of {res.material}")
     for note in res.notes:

@@ -1,4 +1,5 @@
-"""Small dense linear algebra on one BLAS thread.
+"""Thread limits: small dense linear algebra on one BLAS thread, and whole jobs that share
+cores (:func:`thread_limit`).
 
 Spectra of ~100 points, extrapolation grades of one configuration per MD step: at these sizes
 BLAS threads only add wake-up latency, and on a machine whose cores are shared (parallel
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,3 +46,30 @@ def single_blas_thread(func: F) -> F:
             return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def thread_limit(threads: int | None) -> Iterator[None]:
+    """Context in which torch, numba and BLAS each use at most ``threads`` threads (None:
+    unchanged), restored on exit.
+
+    For jobs that share cores: torch and numba start one thread per core in every process,
+    so two jobs on one machine run twice as many busy threads as there are cores, and their
+    OpenMP threads spin while waiting for each other (`benchmarks/bench_shared_cores.py`).
+    """
+    if threads is None:
+        yield
+        return
+    n = int(threads)
+    with blas_limit(n):  # validates n
+        import numba
+        import torch
+
+        before = torch.get_num_threads(), numba.get_num_threads()
+        torch.set_num_threads(n)
+        numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before[0])
+            numba.set_num_threads(before[1])

@@ -85,6 +85,9 @@ class ConductivityConfig:
     vacancies: int = 0
     ensemble: int = 1
     progress: bool = True
+    #: Threads of torch, numba and BLAS in this run (None: one per core). For runs that
+    #: share a machine: cores / jobs each (see :func:`superionic.core.threads.thread_limit`).
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         from superionic.core.errors import InputError
@@ -104,6 +107,9 @@ class ConductivityConfig:
                              f"{self.audit_factor}", field="audit_frames/audit_factor",
                              expected="0 (no audit) or more frames, a factor above 1 and 0 "
                                       "or more audit refinements")
+        if self.threads is not None and not int(self.threads) >= 1:
+            raise InputError(f"threads = {self.threads}", field="threads",
+                             expected="None (one per core) or a positive number of threads")
         if self.teacher_check_steps < 0:
             raise InputError(f"teacher_check_steps = {self.teacher_check_steps}",
                              field="teacher_check_steps", expected="0 (off) or more steps")
@@ -331,6 +337,14 @@ def _stage_active_learning(model: Any, data: list[Atoms], atoms: Atoms,
 
 
 def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_md_segment` with the run's thread limit (also in a worker process)."""
+    from superionic.core.threads import thread_limit
+
+    with thread_limit(job["cfg"].threads):
+        return _md_segment(job)
+
+
+def _md_segment(job: dict[str, Any]) -> dict[str, Any]:
     """Extend the QMTP MD at one temperature to ``job['steps']`` steps and analyse it.
 
     The MD resumes from its checkpoint, so successive calls grow one trajectory. It stops as
@@ -632,6 +646,23 @@ def teacher_check(teacher: dict[str, Any], D_qmtp: Estimate,
             "interval_overlaps_factor": bool(lo <= max_factor and hi >= 1 / max_factor)}
 
 
+def teacher_check_note(check: dict[str, Any] | None) -> str | None:
+    """What a teacher check that did not pass means for the result (None if it passed)."""
+    if check is None or check["within_factor"]:
+        return None
+    r = Estimate.from_dict(check["ratio_qmtp_over_teacher"])
+    lo, hi = r.ci95
+    f = check["max_factor"]
+    said = (f"teacher check at {check['T_K']:g} K: QMTP's D* is {r.value:.2f} "
+            f"[{lo:.2f}, {hi:.2f}] times the teacher's")
+    if check["interval_overlaps_factor"]:
+        return (f"{said}, outside a factor {f:g} but not significantly: more "
+                "--teacher-check-steps would decide it")
+    return (f"{said}, outside a factor {f:g} over all its 95 % interval: the potential's "
+            "hopping is not its teacher's there, so sigma and Ea are the potential's, not "
+            "the teacher's (training errors and audits need not show a barrier error)")
+
+
 def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: ConductivityConfig,
             deadline: float, labelled: list[Atoms] | None = None) -> dict[str, Any]:
     """Label the configurations where production MD left the training domain (and rattled
@@ -669,22 +700,30 @@ def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: Conductivit
 _NOT_IN_KEY = ("run_dir", "budget_s", "progress", "scheduler", "workers", "target_rel_precision",
                "target_sigma_factor", "max_production_steps", "teacher_check_steps",
                "teacher_check_at", "ensemble", "audit_frames", "audit_factor",
-               "max_audit_refinements")
+               "max_audit_refinements", "threads")
 
 
 # --- the workflow ------------------------------------------------------------------------------
 def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     """Run (or resume) the conductivity workflow described by ``cfg`` (with
-    ``cfg.ensemble`` > 1, that many independent runs combined: :mod:`.ensemble`)."""
+    ``cfg.ensemble`` > 1, that many independent runs combined: :mod:`.ensemble`), with
+    ``cfg.threads`` threads."""
+    from superionic.core.threads import thread_limit
+
+    with thread_limit(cfg.threads):
+        if cfg.ensemble > 1:
+            from superionic.workflows.ensemble import run_ensemble
+
+            return run_ensemble(cfg)
+        return _run_one(cfg)
+
+
+def _run_one(cfg: ConductivityConfig) -> ConductivityResult:
     from superionic.materials.library import get_material
     from superionic.potentials.teachers import teacher_key
     from superionic.potentials.training import evaluate
     from superionic.workflows.store import RunStore, input_hash
 
-    if cfg.ensemble > 1:
-        from superionic.workflows.ensemble import run_ensemble
-
-        return run_ensemble(cfg)
     t0 = time.time()
     run_dir = Path(cfg.run_dir)
     store = RunStore(run_dir)
@@ -791,6 +830,8 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
             f"teacher audit failed at {T:g} K with the final potential ({r['reason']}): its MD "
             "there explores configurations it gets wrong, so D* there may not be the "
             "teacher's; a larger --budget leaves time to refine it")
+    if (note := teacher_check_note(check)) is not None:
+        result.notes.append(note)
     result.stages_computed = list(store.computed)
     result.stages_reused = list(store.reused)
     if missing:

@@ -11,6 +11,7 @@ from superionic.workflows.conductivity import (
     _dimensionality_over_temperatures,
     default_temperatures,
     teacher_check,
+    teacher_check_note,
 )
 
 
@@ -40,6 +41,12 @@ def test_teacher_check_ratio_and_verdicts():
     far = teacher_check(teacher, Estimate.from_log(math.log(1.2e-4), 0.05))
     assert far["ratio_qmtp_over_teacher"]["value"] == pytest.approx(3.0)
     assert not far["within_factor"] and not far["interval_overlaps_factor"]
+    # the verdict a user reads in the notes
+    assert teacher_check_note(close) is None
+    assert "3.00 [" in teacher_check_note(far) and "over all its 95 %" in teacher_check_note(far)
+    unsure = teacher_check(teacher, Estimate.from_log(math.log(7.2e-5), 0.3))  # 1.8, wide
+    assert not unsure["within_factor"] and unsure["interval_overlaps_factor"]
+    assert "not significantly" in teacher_check_note(unsure)
 
 
 def test_teacher_check_temperature_choices():
