@@ -22,6 +22,7 @@ last finished stage; production MD resumes from its own checkpoints):
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -85,8 +86,9 @@ class ConductivityConfig:
     vacancies: int = 0
     ensemble: int = 1
     progress: bool = True
-    #: Threads of torch, numba and BLAS in this run (None: one per core). For runs that
-    #: share a machine: cores / jobs each (see :func:`superionic.core.threads.thread_limit`).
+    #: Threads of torch, numba and BLAS in this run and in each of its local workers (None:
+    #: one per core, or cores / workers with ``workers`` > 1). For runs that share a
+    #: machine: cores / jobs each (see :func:`superionic.core.threads.thread_limit`).
     threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -340,7 +342,7 @@ def _production_segment(job: dict[str, Any]) -> dict[str, Any]:
     """:func:`_md_segment` with the run's thread limit (also in a worker process)."""
     from superionic.core.threads import thread_limit
 
-    with thread_limit(job["cfg"].threads):
+    with thread_limit(run_threads(job["cfg"])):
         return _md_segment(job)
 
 
@@ -710,12 +712,22 @@ def run_conductivity(cfg: ConductivityConfig) -> ConductivityResult:
     ``cfg.threads`` threads."""
     from superionic.core.threads import thread_limit
 
-    with thread_limit(cfg.threads):
+    with thread_limit(run_threads(cfg)):
         if cfg.ensemble > 1:
             from superionic.workflows.ensemble import run_ensemble
 
             return run_ensemble(cfg)
         return _run_one(cfg)
+
+
+def run_threads(cfg: ConductivityConfig) -> int | None:
+    """Threads per process of a run: ``cfg.threads``, else cores / workers for a local pool
+    of several workers (forked workers inherit the limit), else None (the libraries' own)."""
+    if cfg.threads is not None:
+        return int(cfg.threads)
+    if cfg.workers > 1 and not cfg.scheduler:
+        return max(1, (os.cpu_count() or 1) // cfg.workers)
+    return None
 
 
 def _run_one(cfg: ConductivityConfig) -> ConductivityResult:

@@ -37,3 +37,16 @@ def test_conductivity_runs_and_their_md_workers_take_the_limit(monkeypatch):
     assert "threads" in wf._NOT_IN_KEY
     with pytest.raises(InputError, match="threads"):
         wf.ConductivityConfig(material="Li3N", threads=0)
+
+
+def test_a_local_pool_shares_the_cores_between_its_workers(monkeypatch):
+    from superionic.workflows.conductivity import ConductivityConfig, run_threads
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert run_threads(ConductivityConfig(material="Li3N")) is None
+    assert run_threads(ConductivityConfig(material="Li3N", workers=3)) == 2
+    assert run_threads(ConductivityConfig(material="Li3N", workers=16)) == 1
+    assert run_threads(ConductivityConfig(material="Li3N", workers=3, threads=4)) == 4
+    # Dask workers are set up by their cluster, not by this process
+    assert run_threads(ConductivityConfig(material="Li3N", workers=3,
+                                          scheduler="tcp://h:8786")) is None
