@@ -634,18 +634,33 @@ def teacher_check_temperature(temperatures_K: list[float], at: str | float) -> f
                               f"{', '.join(f'{t:g}' for t in temps)} K")
 
 
-def teacher_check(teacher: dict[str, Any], D_qmtp: Estimate,
-                  max_factor: float = 1.5) -> dict[str, Any]:
+#: A teacher run resolves the cage motion when it is this many times longer than the bounded
+#: (rattling) time of the student's MSD at that temperature: shorter, the bounded term is not
+#: yet saturated over the fit window and adds to the slope, so the teacher's D* and its
+#: interval depend on the run.
+CAGE_TIMES_PER_TEACHER_RUN = 5.0
+
+
+def teacher_check(teacher: dict[str, Any], D_qmtp: Estimate, max_factor: float = 1.5,
+                  timestep_fs: float | None = None) -> dict[str, Any]:
     """QMTP's D* at one MD temperature (:func:`teacher_check_temperature`) against the
-    teacher's own MD there."""
+    teacher's own MD there; with ``timestep_fs``, also whether the teacher's run is long
+    enough to separate the cage motion its student shows there from hops."""
     r = D_qmtp.ratio(teacher["D_teacher_cm2_per_s"], method="D*(QMTP) / D*(teacher)")
     lo, hi = r.ci95
-    return {"T_K": teacher["T_K"], "teacher_steps": teacher["steps"],
-            "D_teacher_cm2_per_s": teacher["D_teacher_cm2_per_s"].to_dict(),
-            "D_qmtp_cm2_per_s": D_qmtp.to_dict(), "ratio_qmtp_over_teacher": r.to_dict(),
-            "max_factor": max_factor,
-            "within_factor": bool(1 / max_factor <= r.value <= max_factor),
-            "interval_overlaps_factor": bool(lo <= max_factor and hi >= 1 / max_factor)}
+    out = {"T_K": teacher["T_K"], "teacher_steps": teacher["steps"],
+           "D_teacher_cm2_per_s": teacher["D_teacher_cm2_per_s"].to_dict(),
+           "D_qmtp_cm2_per_s": D_qmtp.to_dict(), "ratio_qmtp_over_teacher": r.to_dict(),
+           "max_factor": max_factor,
+           "within_factor": bool(1 / max_factor <= r.value <= max_factor),
+           "interval_overlaps_factor": bool(lo <= max_factor and hi >= 1 / max_factor)}
+    cage_fs = D_qmtp.extra.get("rattling_time_fs")
+    if timestep_fs is not None and cage_fs is not None:
+        run_ps = teacher["steps"] * timestep_fs / 1000.0
+        out |= {"teacher_run_ps": run_ps, "student_cage_time_ps": cage_fs / 1000.0,
+                "teacher_run_resolves_cage":
+                    bool(run_ps >= CAGE_TIMES_PER_TEACHER_RUN * cage_fs / 1000.0)}
+    return out
 
 
 def teacher_check_note(check: dict[str, Any] | None) -> str | None:
@@ -660,6 +675,12 @@ def teacher_check_note(check: dict[str, Any] | None) -> str | None:
     if check["interval_overlaps_factor"]:
         return (f"{said}, outside a factor {f:g} but not significantly: more "
                 "--teacher-check-steps would decide it")
+    if check.get("teacher_run_resolves_cage") is False:
+        return (f"{said}, outside a factor {f:g} over all its 95 % interval, but the "
+                f"teacher's run ({check['teacher_run_ps']:.3g} ps) is shorter than "
+                f"{CAGE_TIMES_PER_TEACHER_RUN:g} times the cage time its student shows there "
+                f"({check['student_cage_time_ps']:.3g} ps), so the teacher's D* and its "
+                "interval depend on the run: more --teacher-check-steps would decide it")
     return (f"{said}, outside a factor {f:g} over all its 95 % interval: the potential's "
             "hopping is not its teacher's there, so sigma and Ea are the potential's, not "
             "the teacher's (training errors and audits need not show a barrier error)")
@@ -830,7 +851,8 @@ def _run_one(cfg: ConductivityConfig) -> ConductivityResult:
         teach = store.cached("teacher_check", key | {"T_check": T_chk,
                                                       "steps": cfg.teacher_check_steps},
                              lambda: _stage_teacher_diffusion(atoms, T_chk, cfg, run_dir))
-        check = teacher_check(teach, prod[T_chk]["diffusion"].D_tracer_cm2_per_s)
+        check = teacher_check(teach, prod[T_chk]["diffusion"].D_tracer_cm2_per_s,
+                              timestep_fs=cfg.timestep_fs)
     result = _summarise(cfg, temps, st, rel, init, tr, al, prod, entry, store)
     result.teacher_check = check
     result.refinements = refinements

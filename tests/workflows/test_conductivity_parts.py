@@ -47,6 +47,14 @@ def test_teacher_check_ratio_and_verdicts():
     unsure = teacher_check(teacher, Estimate.from_log(math.log(7.2e-5), 0.3))  # 1.8, wide
     assert not unsure["within_factor"] and unsure["interval_overlaps_factor"]
     assert "not significantly" in teacher_check_note(unsure)
+    # a 6-ps teacher run against a student whose cage time there is 7.5 ps cannot decide it
+    caged = Estimate.from_log(math.log(1.2e-4), 0.05, rattling_time_fs=7500.0)
+    short = teacher_check(teacher | {"steps": 3000}, caged, timestep_fs=2.0)
+    assert short["teacher_run_ps"] == pytest.approx(6.0)
+    assert not short["teacher_run_resolves_cage"]
+    assert "cage time" in teacher_check_note(short)
+    long = teacher_check(teacher | {"steps": 20_000}, caged, timestep_fs=2.0)  # 40 ps > 5 x 7.5
+    assert long["teacher_run_resolves_cage"] and "over all its 95 %" in teacher_check_note(long)
 
 
 def test_teacher_check_temperature_choices():
