@@ -58,8 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Dask scheduler address, 'local-dask', 'slurm' or 'pbs'")
     p.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="threads of torch, numba and BLAS in this run (default: one per "
-                        "core); give cores / jobs to each of several jobs sharing a machine")
+                   help="threads of torch, numba and BLAS in this run and its workers "
+                        "(default: one per core, or cores / workers with --workers > 1); give "
+                        "cores / jobs to each of several jobs sharing a machine")
     p.add_argument("--ensemble", type=int, default=1, metavar="N",
                    help="train N potentials independently (own teacher data and seed each), "
                         "run each through the workflow on 1/N of the budget and combine them "

@@ -21,16 +21,20 @@ def blas_limit(threads: int | None) -> contextlib.AbstractContextManager:
     """Context in which BLAS runs on at most ``threads`` threads (None: unchanged)."""
     if threads is None:
         return contextlib.nullcontext()
-    if int(threads) < 1:
-        from superionic.core.errors import InputError
-
-        raise InputError(f"{threads} BLAS threads", field="blas_threads",
-                         expected="a positive number of threads or None")
+    _check_positive(threads, "blas_threads")
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - a dependency
         return contextlib.nullcontext()
     return threadpool_limits(limits=int(threads), user_api="blas")
+
+
+def _check_positive(threads: int, field: str) -> None:
+    if int(threads) < 1:
+        from superionic.core.errors import InputError
+
+        raise InputError(f"{threads} threads", field=field,
+                         expected="a positive number of threads or None")
 
 
 def one_blas_thread() -> contextlib.AbstractContextManager:
@@ -49,9 +53,9 @@ def single_blas_thread(func: F) -> F:
 
 
 @contextlib.contextmanager
-def thread_limit(threads: int | None) -> Iterator[None]:
-    """Context in which torch, numba and BLAS each use at most ``threads`` threads (None:
-    unchanged), restored on exit.
+def thread_limit(threads: int | None, blas: bool = True) -> Iterator[None]:
+    """Context in which torch, numba and (with ``blas``) BLAS each use at most ``threads``
+    threads (None: unchanged), restored on exit.
 
     For jobs that share cores: torch and numba start one thread per core in every process,
     so two jobs on one machine run twice as many busy threads as there are cores, and their
@@ -60,8 +64,9 @@ def thread_limit(threads: int | None) -> Iterator[None]:
     if threads is None:
         yield
         return
+    _check_positive(threads, "threads")
     n = int(threads)
-    with blas_limit(n):  # validates n
+    with blas_limit(n) if blas else contextlib.nullcontext():
         import numba
         import torch
 

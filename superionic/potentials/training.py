@@ -527,19 +527,14 @@ def train(
     :mod:`superionic.potentials.repulsion`); a continued ``model`` keeps its baseline, and
     the fit subtracts it where newer data come closer. False removes it.
     """
-    import numba
-    import torch
+    from superionic.core.threads import thread_limit
 
-    previous_threads = torch.get_num_threads()
-    previous_numba = numba.get_num_threads()
-    try:
+    # the torch operations and the numba kernels of the pair tables share the limit
+    with thread_limit(threads, blas=False):
         return _train(structures, model, level, species, r_cut, r_min, n_beta, charges, seed,
                       val_fraction, epochs, weights, optimizer, learning_rate, patience, device,
                       progress, fit_radial, threads, n_inits, max_seconds, scale_charges,
                       repulsion)
-    finally:
-        torch.set_num_threads(previous_threads)
-        numba.set_num_threads(previous_numba)
 
 
 def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, seed,
@@ -556,12 +551,6 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
     if not structures:
         raise InputError("no training structures", expected="at least one labelled structure")
     torch.manual_seed(seed)
-    if threads is not None:
-        # the torch operations and the numba kernels of the pair tables share the limit
-        import numba
-
-        torch.set_num_threads(int(threads))
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     dev = device or default_device()
     # neighbour lists and basis values/gradients shared by the linear fits; the charged offsets
     # and the nonlinear stage share one training batch with its cached Coulomb matrices
