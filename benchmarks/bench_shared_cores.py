@@ -25,19 +25,25 @@ import os
 import time
 
 
-def _job(args: tuple[int | None, int, int, mp.Barrier]) -> float:
-    """Steps per second of ``steps`` CHGNet MD steps on Li6PS5Cl, after ``warm`` steps."""
-    threads, steps, warm, barrier = args
+def _frame():
+    """The bundled 52-atom Li6PS5Cl frame both settings run on."""
     from importlib.resources import files
 
     from ase.io import read
+
+    return read(str(files("superionic.data") / "li6ps5cl_chgnet_800K.traj"), 0)
+
+
+def _job(args: tuple[int | None, int, int, mp.Barrier]) -> float:
+    """Steps per second of ``steps`` CHGNet MD steps on Li6PS5Cl, after ``warm`` steps."""
+    threads, steps, warm, barrier = args
     from ase.md.verlet import VelocityVerlet
     from ase.units import fs
 
     from superionic.core.threads import thread_limit
     from superionic.potentials.teachers import teacher_from_spec
 
-    atoms = read(str(files("superionic.data") / "li6ps5cl_chgnet_800K.traj"), 0)
+    atoms = _frame()
     atoms.calc = teacher_from_spec("chgnet").make_calculator()
     with thread_limit(threads):
         md = VelocityVerlet(atoms, timestep=1.0 * fs)
@@ -67,11 +73,7 @@ def main() -> int:
     rates = {"default": run(None, args.jobs, args.steps, args.warm),
              f"limited ({per_job} thread(s) each)": run(per_job, args.jobs, args.steps,
                                                          args.warm)}
-    from importlib.resources import files
-
-    from ase.io import read
-
-    n = len(read(str(files("superionic.data") / "li6ps5cl_chgnet_800K.traj"), 0))
+    n = len(_frame())
     print(f"{args.jobs} CHGNet MD jobs at once on {cores} cores, Li6PS5Cl ({n} atoms), "
           f"{args.steps} timed steps each")
     for name, r in rates.items():
