@@ -513,27 +513,28 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
         todo = [T for T in temps if T not in done]
         if not todo:
             break
-        if last:
-            need = sum(last[T]["segment_wall_s"] for T in todo) / min(cfg.workers, len(todo))
+        jobs = [{"cfg": cfg, "T": T, "atoms": atoms, "model_path": str(model_path),
+                 "out": str(run_dir / "md" / f"T{int(T)}K_{tag}.h5"),
+                 "steps": min((n_pass + 1) * cfg.segment_steps, cfg.max_production_steps)}
+                for T in todo]
+        stored = {j["T"]: store.get("production", _prod_key(key, j["T"], round_, j["steps"]))
+                  for j in jobs}
+        todo_jobs = [j for j in jobs if not stored[j["T"]][0]]
+        # the budget decides only what is still to compute: a pass that is stored is replayed
+        # whatever the time left, so a rerun with a smaller budget returns what is stored
+        if last and todo_jobs:
+            need = sum(last[j["T"]]["segment_wall_s"] for j in todo_jobs) \
+                / min(cfg.workers, len(todo_jobs))
             if time.time() + need > deadline:
                 for T in todo:
                     done[T] = last[T] | {"stop_reason": "time budget ended (relative stderr "
                                                         f"{last[T]['rel']:.2f})"}
                 break
-        jobs = [{"cfg": cfg, "T": T, "atoms": atoms, "model_path": str(model_path),
-                 "out": str(run_dir / "md" / f"T{int(T)}K_{tag}.h5"),
-                 "steps": min((n_pass + 1) * cfg.segment_steps, cfg.max_production_steps)}
-                for T in todo]
         results: dict[float, dict] = {}
-        todo_jobs = []
-        for j in jobs:
-            k = _prod_key(key, j["T"], round_, j["steps"])
-            found, value = store.get("production", k)
+        for T, (found, value) in stored.items():
             if found:
                 store.reused.append("production")
-                results[j["T"]] = value
-            else:
-                todo_jobs.append(j)
+                results[T] = value
         with Executor(cfg.scheduler, workers=cfg.workers) as ex:
             for j, res in zip(todo_jobs, ex.map(_production_segment, todo_jobs), strict=True):
                 store.put("production", _prod_key(key, j["T"], round_, j["steps"]), res,
@@ -827,12 +828,12 @@ def _run_one(cfg: ConductivityConfig) -> ConductivityResult:
             n_audit += 1
         else:
             break
-        if time.time() > prod_deadline:
+        ref_inputs = rkey | {"T": temps} | ({"audit": kind} if kind != "grade" else {})
+        if time.time() > prod_deadline and not store.has(f"refine_{round_}", ref_inputs):
             break
-        ref = store.cached(f"refine_{round_}", rkey | {"T": temps} | (
-            {"audit": kind} if kind != "grade" else {}),
-            lambda b=out.broken, m=model, d=data, f=out.audited: _refine(
-                m, d, b, cfg, prod_deadline, labelled=f))
+        ref = store.cached(f"refine_{round_}", ref_inputs,
+                           lambda b=out.broken, m=model, d=data, f=out.audited: _refine(
+                               m, d, b, cfg, prod_deadline, labelled=f))
         lineage.append(kind)
         model, active, data = ref["model"], ref["active_set"], ref["data"]
         reference = ref.get("errors") or evaluate(model, data)

@@ -66,6 +66,10 @@ class RunStore:
             db.execute("INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?, ?)",
                        (stage, key, pickle.dumps(value), seconds, time.time()))
 
+    def has(self, stage: str, inputs: Any) -> bool:
+        """Whether ``stage`` has a stored result for ``inputs`` (reusing it costs nothing)."""
+        return self.get(stage, input_hash(inputs))[0]
+
     def cached(self, stage: str, inputs: Any, compute: Callable[[], T]) -> T:
         """The stored result of ``stage`` for ``inputs``, computing and storing it if absent."""
         key = input_hash(inputs)

@@ -43,8 +43,8 @@ print("RESULT", json.dumps(res.to_dict()))
 """
 
 
-def _start(run_dir: Path) -> subprocess.Popen:
-    cfg = dict(CONFIG, run_dir=str(run_dir))
+def _start(run_dir: Path, **changes) -> subprocess.Popen:
+    cfg = dict(CONFIG, run_dir=str(run_dir), **changes)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.Popen([sys.executable, "-c", SCRIPT, json.dumps(cfg)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -70,6 +70,7 @@ def _kill_at_first_checkpoint(run_dir: Path, state: dict) -> None:
             break
         time.sleep(0.5)
     state["killed_mid_run"] = p.poll() is None
+    state["run_dir"] = run_dir
     p.send_signal(signal.SIGKILL)
     p.wait()
     state["restarted"] = _start(run_dir)
@@ -93,6 +94,14 @@ def runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(runs) -> dict:
     return _finish(runs["reference"])
+
+
+@pytest.fixture(scope="module")
+def resumed(runs) -> dict:
+    """The killed-and-restarted run's result, with the state of its watcher."""
+    runs["watcher"].join(timeout=900)
+    state = runs["state"]
+    return {"state": state, "result": _finish(state["restarted"])}
 
 
 def test_end_to_end_gives_physical_transport_numbers(reference):
@@ -180,21 +189,35 @@ def test_teacher_audit_errors_equal_a_direct_recomputation(reference):
             assert (ref["round"], ref["T_K"]) in failed
 
 
-def test_resume_after_kill_recomputes_nothing_finished(runs, reference):
-    runs["watcher"].join(timeout=900)
-    state = runs["state"]
-    assert state["killed_mid_run"], "the run ended before production MD could be interrupted"
-    res = _finish(state["restarted"])
-    assert not {"structure", "relax", "initial_data", "train", "active_learning"} & set(
-        res["stages_computed"])
+def _assert_same_numbers(res: dict, reference: dict) -> None:
+    """Same sigma, Ea, D* per temperature, and the same audits (frames, errors, verdicts)."""
     for key in ("sigma_S_per_cm", "Ea_eV"):
         assert res[key]["value"] == pytest.approx(reference[key]["value"], rel=1e-9)
     for a, b in zip(res["per_temperature"], reference["per_temperature"], strict=True):
         assert a["D_tracer_cm2_per_s"]["value"] == pytest.approx(
             b["D_tracer_cm2_per_s"]["value"], rel=1e-9)
-    # the teacher audits replay from the store: the same frames, errors and verdicts
     assert len(res["audits"]) == len(reference["audits"])
     for a, b in zip(res["audits"], reference["audits"], strict=True):
         for x, y in zip(a["per_temperature"], b["per_temperature"], strict=True):
             assert x["frame_steps"] == y["frame_steps"] and x["faithful"] == y["faithful"]
             assert x["force_ratio"] == pytest.approx(y["force_ratio"], rel=1e-9)
+
+
+def test_resume_after_kill_recomputes_nothing_finished(resumed, reference):
+    state, res = resumed["state"], resumed["result"]
+    assert state["killed_mid_run"], "the run ended before production MD could be interrupted"
+    assert not {"structure", "relax", "initial_data", "train", "active_learning"} & set(
+        res["stages_computed"])
+    # the teacher audits replay from the store: the same frames, errors and verdicts
+    _assert_same_numbers(res, reference)
+
+
+def test_rerun_of_a_finished_run_with_a_smaller_budget_returns_what_is_stored(resumed,
+                                                                              reference):
+    """A finished run directory started again with a budget too small for any work (say, to
+    add a teacher check) replays every stored production pass and refinement: nothing is
+    computed and the numbers are the stored run's, not those of an earlier pass or model."""
+    res = _finish(_start(resumed["state"]["run_dir"], budget_s=1.0))
+    assert res["stages_computed"] == []
+    assert res["refinements"] == reference["refinements"]
+    _assert_same_numbers(res, reference)
