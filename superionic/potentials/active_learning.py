@@ -20,6 +20,7 @@ import scipy.linalg
 from ase import Atoms
 
 from superionic.core.errors import InputError, SuperionicError
+from superionic.core.executor import Executor
 from superionic.core.threads import one_blas_thread
 from superionic.potentials.qmtp import QMTP
 
@@ -276,11 +277,14 @@ def active_learning(
     n_workers: int = 1,
     seed: int = 0,
     train_kwargs: dict[str, Any] | None = None,
+    executor: Executor | None = None,
 ) -> ActiveLearningResult:
     """Learn on the fly: MD with QMTP, select γ > ``selection_grade``, label, retrain, repeat.
 
     An MD segment stops at the first configuration with γ > ``break_grade``. The loop ends when
-    no configuration exceeds ``selection_grade`` or after ``max_iterations``.
+    no configuration exceeds ``selection_grade`` or after ``max_iterations``. Labels are
+    computed in ``n_workers`` tasks of ``executor`` (see :func:`superionic.potentials.teachers.
+    label`).
     """
     from superionic.potentials.calculator import QMTPCalculator
     from superionic.potentials.teachers import label
@@ -295,7 +299,7 @@ def active_learning(
     train_kwargs.setdefault("seed", seed)
     data = list(training_set or [])
     if not data:
-        data = label(list(seed_structures), teacher, n_workers=n_workers)
+        data = label(list(seed_structures), teacher, n_workers=n_workers, executor=executor)
     if model is None or not training_set:
         res = train(data, model=model, **train_kwargs)
         model = res.model
@@ -331,7 +335,8 @@ def active_learning(
             converged = not failures
             break
         picked = active.select(candidates, max_new=max_new_per_iteration) if candidates else []
-        new = label([candidates[k] for k in picked] + forced, teacher, n_workers=n_workers)
+        new = label([candidates[k] for k in picked] + forced, teacher, n_workers=n_workers,
+                    executor=executor)
         data.extend(new)
         model = train(data, model=model, **train_kwargs).model
         active = ActiveSet(model).fit(data)

@@ -16,7 +16,6 @@ import importlib
 import importlib.util
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from superionic.core.errors import ConvergenceError, InputError
+from superionic.core.executor import Executor
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +240,10 @@ def _label_chunk(teacher: Teacher, items: list[tuple[int, Atoms]]) -> list[tuple
     return out
 
 
+def _label_job(job: tuple[Teacher, list[tuple[int, Atoms]]]) -> list[tuple[int, Any]]:
+    return _label_chunk(*job)
+
+
 def label(
     structures: Sequence[Atoms],
     teacher: Teacher,
@@ -247,28 +251,32 @@ def label(
     *,
     skip_failures: bool = True,
     failures: list[LabelFailure] | None = None,
+    executor: Executor | None = None,
 ) -> list[Atoms]:
     """Label ``structures`` with ``teacher``; returns Atoms carrying a SinglePointCalculator.
 
-    With ``n_workers > 1`` the structures are split into contiguous chunks run in worker
-    processes (spawned; each builds its own calculator once). Failed configurations are logged,
-    appended to ``failures`` and skipped, or raise when ``skip_failures`` is False.
+    With ``n_workers > 1`` the structures are split into that many chunks, each labelled by
+    one task (which builds its own calculator once) of ``executor`` (a run's executor: a Dask
+    cluster where the run has one) or of a pool of spawned local processes. Failed
+    configurations are logged, appended to ``failures`` and skipped, or raise when
+    ``skip_failures`` is False.
     """
     if not isinstance(teacher, Teacher):
         raise InputError(f"teacher of type {type(teacher).__name__}", field="teacher",
                          expected="a Teacher (ASETeacher, CHGNetTeacher, FactoryTeacher)")
     items = list(enumerate(structures))
-    if n_workers <= 1 or len(items) <= 1:
+    n = max(1, min(n_workers, len(items)))
+    if executor is None and n == 1:
         results = _label_chunk(teacher, items)
     else:
-        import multiprocessing as mp
-
-        n_workers = min(n_workers, len(items))
-        chunks = [items[k::n_workers] for k in range(n_workers)]
-        with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as pool:
-            results = [r for part in pool.map(_label_chunk, [teacher] * n_workers, chunks)
-                       for r in part]
-        results.sort(key=lambda r: r[0])
+        jobs = [(teacher, items[k::n]) for k in range(n)]
+        ex = executor or Executor(workers=n)
+        try:
+            parts = ex.map(_label_job, jobs, fresh_processes=True)
+        finally:
+            if executor is None:
+                ex.close()
+        results = sorted((r for part in parts for r in part), key=lambda r: r[0])
     labelled: list[Atoms] = []
     for index, r in results:
         if isinstance(r, LabelFailure):

@@ -32,6 +32,7 @@ import numpy as np
 from ase import Atoms
 
 from superionic.core.estimate import Estimate, log_stderr
+from superionic.core.executor import Executor
 from superionic.core.units import KB_EV_PER_K
 from superionic.transport.anisotropy import directional_arrhenius
 
@@ -251,7 +252,7 @@ def _snapshot(atoms: Atoms) -> Atoms:
 
 
 def _stage_initial_data(atoms: Atoms, cfg: ConductivityConfig, T_high: float,
-                        run_dir: Path, deadline: float) -> dict[str, Any]:
+                        run_dir: Path, deadline: float, ex: Executor) -> dict[str, Any]:
     from superionic.dynamics.md import run_md
     from superionic.potentials.teachers import label
 
@@ -269,7 +270,7 @@ def _stage_initial_data(atoms: Atoms, cfg: ConductivityConfig, T_high: float,
         a.set_cell(a.cell.array @ strain, scale_atoms=True)
         a.positions += rng.normal(0.0, 0.05, a.positions.shape)
         configs.append(a)
-    data = label(configs, _teacher(cfg), n_workers=cfg.workers)
+    data = label(configs, _teacher(cfg), n_workers=cfg.workers, executor=ex)
     teacher_frames: list[Atoms] = []
 
     def collect(a: Atoms, step: int) -> str | None:
@@ -295,7 +296,7 @@ def _stage_train(data: list[Atoms], cfg: ConductivityConfig, deadline: float) ->
 
 def _stage_active_learning(model: Any, data: list[Atoms], atoms: Atoms,
                            temperatures: list[float], cfg: ConductivityConfig,
-                           deadline: float) -> dict[str, Any]:
+                           deadline: float, ex: Executor) -> dict[str, Any]:
     from superionic.potentials.active_learning import active_learning
     from superionic.potentials.training import evaluate
 
@@ -325,7 +326,7 @@ def _stage_active_learning(model: Any, data: list[Atoms], atoms: Atoms,
 
     al = active_learning(model, _teacher(cfg), starts, runner, training_set=data,
                          max_iterations=cfg.al_iterations, md_steps=cfg.al_md_steps,
-                         n_workers=cfg.workers, seed=cfg.seed,
+                         n_workers=cfg.workers, seed=cfg.seed, executor=ex,
                          train_kwargs={"level": cfg.level, "r_cut": cfg.r_cut_A,
                                        "charges": cfg.charges, "epochs": cfg.train_epochs,
                                        "threads": 1, "max_seconds": max(
@@ -442,7 +443,8 @@ def _audit_frames(traj: str | Path, n: int, after_step: int, T: float,
 
 def _audit(cfg: ConductivityConfig, key: dict[str, Any], round_: int, n_pass: int,
            results: dict[float, dict], after: dict[float, int], model: Any,
-           reference: dict[str, float], store: Any) -> tuple[dict[str, Any], list[Atoms]]:
+           reference: dict[str, float], store: Any,
+           ex: Executor) -> tuple[dict[str, Any], list[Atoms]]:
     """Label frames of each temperature's MD since its last audit with the teacher (stored)
     and compare the student's errors on them with its training errors
     (:func:`superionic.potentials.fidelity.audit_verdict`)."""
@@ -458,7 +460,7 @@ def _audit(cfg: ConductivityConfig, key: dict[str, Any], round_: int, n_pass: in
     k = input_hash(key | {"audit_round": round_, "spans": {str(T): v for T, v in spans.items()},
                           "audit_frames": cfg.audit_frames})
     labelled = store.cached("audit", k, lambda: label(frames, _teacher(cfg),
-                                                      n_workers=cfg.workers))
+                                                      n_workers=cfg.workers, executor=ex))
     rows = []
     for T in temps:
         mine = [a for a in labelled if a.info.get("audit_T_K") == T]
@@ -475,7 +477,7 @@ def _audit(cfg: ConductivityConfig, key: dict[str, Any], round_: int, n_pass: in
 def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[float],
                       atoms: Atoms, model: Any, reference: dict[str, float], model_path: Path,
                       round_: int, tag: str, run_dir: Path, deadline: float, store: Any,
-                      can_refine: bool = True) -> RoundOutcome:
+                      ex: Executor, can_refine: bool = True) -> RoundOutcome:
     """Production MD at every temperature with one model, grown in passes of one segment each.
 
     Every pass extends each unfinished temperature by ``segment_steps`` (the temperatures run in
@@ -492,8 +494,6 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
     leaves its domain (extrapolation grade) or, with ``can_refine``, when an audit fails; the
     outcome carries what the caller needs to refine the potential.
     """
-    from superionic.workflows.executor import Executor
-
     done: dict[float, dict] = {}
     last: dict[float, dict] = {}
     audits: list[dict[str, Any]] = []
@@ -504,7 +504,7 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
         if cfg.audit_frames <= 0 or not results:
             return [], []
         a, frames = _audit(cfg, key, round_, n_pass, results, audited, model, reference,
-                           store)
+                           store, ex)
         audits.append(a | {"model": str(model_path)})
         audited.update({T: int(r["steps"]) for T, r in results.items()})
         return [r["T_K"] for r in a["per_temperature"] if not r["faithful"]], frames
@@ -535,12 +535,11 @@ def _production_round(cfg: ConductivityConfig, key: dict[str, Any], temps: list[
             if found:
                 store.reused.append("production")
                 results[T] = value
-        with Executor(cfg.scheduler, workers=cfg.workers) as ex:
-            for j, res in zip(todo_jobs, ex.map(_production_segment, todo_jobs), strict=True):
-                store.put("production", _prod_key(key, j["T"], round_, j["steps"]), res,
-                          float(res.get("segment_wall_s", 0.0)))
-                store.computed.append("production")
-                results[j["T"]] = res
+        for j, res in zip(todo_jobs, ex.map(_production_segment, todo_jobs), strict=True):
+            store.put("production", _prod_key(key, j["T"], round_, j["steps"]), res,
+                      float(res.get("segment_wall_s", 0.0)))
+            store.computed.append("production")
+            results[j["T"]] = res
         n_pass += 1
         broken = [a for r in results.values() for a in r["broken"]]
         if any(r["stop_reason"] and r["diffusion"] is None for r in results.values()):
@@ -688,7 +687,8 @@ def teacher_check_note(check: dict[str, Any] | None) -> str | None:
 
 
 def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: ConductivityConfig,
-            deadline: float, labelled: list[Atoms] | None = None) -> dict[str, Any]:
+            deadline: float, ex: Executor, labelled: list[Atoms] | None = None
+            ) -> dict[str, Any]:
     """Label the configurations where production MD left the training domain (and rattled
     copies of them), add them and the audit's already labelled frames (``labelled``), retrain
     from the current model and refit the active set; returns the new model's training errors
@@ -709,7 +709,8 @@ def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: Conductivit
             b = a.copy()
             b.positions += rng.normal(0.0, 0.04, b.positions.shape)
             new.append(b)
-    data = list(data) + (label(new, _teacher(cfg), n_workers=cfg.workers) if new else []) \
+    data = list(data) + (label(new, _teacher(cfg), n_workers=cfg.workers, executor=ex)
+                         if new else []) \
         + labelled
     # a refinement continues from the current model: a quarter of the time left is enough,
     # and the rest stays for the production MD it is made for
@@ -753,6 +754,13 @@ def run_threads(cfg: ConductivityConfig) -> int | None:
 
 
 def _run_one(cfg: ConductivityConfig) -> ConductivityResult:
+    # one executor for the whole run: a cluster is started once, at the first task, and
+    # serves labels and MD alike
+    with Executor(cfg.scheduler, workers=cfg.workers) as ex:
+        return _run_stages(cfg, ex)
+
+
+def _run_stages(cfg: ConductivityConfig, ex: Executor) -> ConductivityResult:
     from superionic.materials.library import get_material
     from superionic.potentials.teachers import teacher_key
     from superionic.potentials.training import evaluate
@@ -784,11 +792,11 @@ def _run_one(cfg: ConductivityConfig) -> ConductivityResult:
     atoms = rel["atoms"]
     init = store.cached("initial_data", key | {"T": temps},
                         lambda: _stage_initial_data(atoms, cfg, temps[-1], run_dir,
-                                                    deadline("initial_data")))
+                                                    deadline("initial_data"), ex))
     tr = store.cached("train", key, lambda: _stage_train(init["data"], cfg, deadline("train")))
     al = store.cached("active_learning", key | {"T": temps},
                       lambda: _stage_active_learning(tr["model"], init["data"], atoms, temps,
-                                                     cfg, deadline("active_learning")))
+                                                     cfg, deadline("active_learning"), ex))
     model, active, data = al["model"], al["active_set"], al["data"]
     reference = al["errors"]
     prod_deadline = t0 + 0.93 * cfg.budget_s
@@ -809,7 +817,7 @@ def _run_one(cfg: ConductivityConfig) -> ConductivityResult:
         model_path = run_dir / f"model_{tag}.qmtp"
         model.save(model_path, active_set=active)
         out = _production_round(cfg, rkey, temps, atoms, model, reference, model_path, round_,
-                                tag, run_dir, prod_deadline, store,
+                                tag, run_dir, prod_deadline, store, ex,
                                 can_refine=n_audit < cfg.max_audit_refinements)
         prod = out.prod
         audits += out.audits
@@ -833,7 +841,7 @@ def _run_one(cfg: ConductivityConfig) -> ConductivityResult:
             break
         ref = store.cached(f"refine_{round_}", ref_inputs,
                            lambda b=out.broken, m=model, d=data, f=out.audited: _refine(
-                               m, d, b, cfg, prod_deadline, labelled=f))
+                               m, d, b, cfg, prod_deadline, ex, labelled=f))
         lineage.append(kind)
         model, active, data = ref["model"], ref["active_set"], ref["data"]
         reference = ref.get("errors") or evaluate(model, data)

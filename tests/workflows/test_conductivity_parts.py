@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from superionic.core.estimate import Estimate
+from superionic.core.executor import Executor
 from superionic.core.units import KB_EV_PER_K
 from superionic.workflows.conductivity import (
+    ConductivityConfig,
     _dimensionality_over_temperatures,
     default_temperatures,
     teacher_check,
@@ -189,10 +191,46 @@ def test_refining_with_audited_frames_learns_them_without_the_teacher(tmp_path):
     cfg = ConductivityConfig(material="Li3N", teacher=no_teacher, train_epochs=20,
                              run_dir=str(tmp_path))
     before = evaluate(model, audited)["force_rmse_eV_per_A"]
-    out = _refine(model, data, [], cfg, deadline=1e18, labelled=audited)
+    out = _refine(model, data, [], cfg, deadline=1e18, ex=Executor(workers=1),
+                  labelled=audited)
     assert out["n_new"] == len(audited) and len(out["data"]) == len(data) + len(audited)
     after = evaluate(out["model"], audited)["force_rmse_eV_per_A"]
     assert after < 0.7 * before
     # the reference errors of the next round are the new model's on its whole training set
     want = evaluate(out["model"], out["data"])
     assert out["errors"]["force_rmse_eV_per_A"] == pytest.approx(want["force_rmse_eV_per_A"])
+
+
+def _lj():
+    from ase.calculators.lj import LennardJones
+
+    return LennardJones(sigma=2.3, epsilon=0.1, rc=5.0, smooth=True)
+
+
+def test_initial_data_labels_go_through_the_runs_executor(tmp_path):
+    """The teacher labels of a stage are tasks of the run's one executor (a Dask cluster where
+    the run has one), and equal the teacher evaluated directly."""
+    from ase.build import bulk
+
+    from superionic.workflows.conductivity import _stage_initial_data
+
+    atoms = bulk("Ar", "fcc", a=3.7, cubic=True).repeat((2, 1, 1))
+    cfg = ConductivityConfig(material="Li3N", teacher=_lj, n_rattled=3, n_strained=1,
+                             teacher_md_steps=4, workers=2, run_dir=str(tmp_path))
+    tasks = []
+
+    class Recording(Executor):
+        def map(self, fn, items, **kw):
+            items = list(items)
+            tasks.append((fn.__name__, len(items)))
+            return super().map(fn, items, **kw)
+
+    with Recording(workers=2) as ex:
+        out = _stage_initial_data(atoms, cfg, 300.0, tmp_path, deadline=1e18, ex=ex)
+    assert tasks == [("_label_job", 2)]
+    labelled = out["data"][:4]  # the rattled and strained copies, in order
+    for a in labelled:
+        ref = a.copy()
+        ref.calc = _lj()
+        assert a.get_potential_energy() == pytest.approx(ref.get_potential_energy(), rel=1e-13)
+        assert np.allclose(a.get_forces(), ref.get_forces(), rtol=0, atol=1e-12)

@@ -1,11 +1,4 @@
-import math
-
-from superionic.workflows.executor import Executor
 from superionic.workflows.store import RunStore, input_hash
-
-
-def _square(x):
-    return x * x
 
 
 def test_store_reuses_finished_stage(tmp_path):
@@ -25,11 +18,9 @@ def test_input_hash_is_stable_to_float_noise():
     assert input_hash({"T": 300.0}) != input_hash({"T": 301.0})
 
 
-def test_process_pool_and_dask_give_the_same_results():
-    items = list(range(6))
-    expected = [x * x for x in items]
-    with Executor(workers=2) as ex:
-        assert ex.map(_square, items) == expected
-    with Executor(scheduler="local-dask", workers=1) as ex:
-        assert ex.map(_square, items) == expected
-    assert math.isclose(sum(expected), 55)
+def test_has_tells_a_stored_stage_without_computing_it(tmp_path):
+    store = RunStore(tmp_path)
+    assert not store.has("refine_0", {"seed": 1})
+    store.cached("refine_0", {"seed": 1}, lambda: 7)
+    assert store.has("refine_0", {"seed": 1}) and not store.has("refine_0", {"seed": 2})
+    assert store.computed == ["refine_0"] and store.reused == []
