@@ -338,9 +338,11 @@ def active_learning(
         new = label([candidates[k] for k in picked] + forced, teacher, n_workers=n_workers,
                     executor=executor)
         data.extend(new)
-        model = train(data, model=model, **train_kwargs).model
+        res = train(data, model=model, **train_kwargs)
+        model = res.model
         active = ActiveSet(model).fit(data)
-        record.update({"n_selected": len(new), "n_training": len(data)})
+        record.update({"n_selected": len(new), "n_training": len(data),
+                       "training_stopped_by": res.stopped_by})
         history.append(record)
         log.info("active learning iteration %d: %s", it, record)
     return ActiveLearningResult(model, active, data, history, converged)

@@ -56,11 +56,15 @@ class TrainingResult:
     n_train: int = 0
     n_validation: int = 0
     seconds: float = 0.0
+    #: what ended the optimisation: "epochs", "patience", "time limit" (the model then
+    #: depends on the machine's speed), "non-finite loss" or "linear fit" (epochs=0)
+    stopped_by: str = "epochs"
 
     def to_dict(self) -> dict[str, Any]:
         return {"train_rmse": self.train_rmse, "validation_rmse": self.validation_rmse,
                 "n_train": self.n_train, "n_validation": self.n_validation,
-                "seconds": self.seconds, "history": self.history}
+                "seconds": self.seconds, "history": self.history,
+                "stopped_by": self.stopped_by}
 
 
 def read_structures(paths: Sequence[str | Path] | str | Path) -> list[Atoms]:
@@ -588,6 +592,7 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
         charge_scale = fit_charge_scale(model, train_set, weights, cache=cache)
         log.info("initial electronegativity differences scaled by %.3g", charge_scale)
     history: list[dict[str, float]] = []
+    stopped_by = "epochs" if epochs > 0 else "linear fit"
     if epochs > 0:
         tm = QMTPTorch(model, device=dev)
         b_tr = cache.torch_batch(model, train_set)
@@ -634,6 +639,7 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
             loss = float(opt.step(closure).detach())
             if not np.isfinite(loss):
                 log.warning("training loss became %s at epoch %d; stopping", loss, epoch)
+                stopped_by = "non-finite loss"
                 break
             v = val_loss()
             history.append({"epoch": epoch, "train_loss": loss, "validation_loss": v})
@@ -646,9 +652,12 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
             else:
                 stale += 1
                 if stale >= patience:
+                    stopped_by = "patience"
                     break
-            if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            if max_seconds is not None and time.perf_counter() - t0 > max_seconds \
+                    and epoch + 1 < epochs:
                 log.info("training stopped by its time limit after %d epochs", epoch + 1)
+                stopped_by = "time limit"
                 break
         tm.load_state_dict(best_state)
         model = tm.to_model()
@@ -674,6 +683,7 @@ def _train(structures, model, level, species, r_cut, r_min, n_beta, charges, see
         n_train=len(train_set),
         n_validation=len(val_set),
         seconds=time.perf_counter() - t0,
+        stopped_by=stopped_by,
     )
     model.metadata["train_rmse"] = res.train_rmse
     model.metadata["validation_rmse"] = res.validation_rmse

@@ -717,7 +717,8 @@ def _refine(model: Any, data: list[Atoms], broken: list[Atoms], cfg: Conductivit
     res = train(data, model=model, epochs=cfg.train_epochs, seed=cfg.seed, threads=1,
                 progress=False, max_seconds=max(10.0, (deadline - time.time()) / 4))
     return {"model": res.model, "active_set": ActiveSet(res.model).fit(data), "data": data,
-            "n_new": len(new) + len(labelled), "errors": evaluate(res.model, data)}
+            "n_new": len(new) + len(labelled), "errors": evaluate(res.model, data),
+            "training_stopped_by": res.stopped_by}
 
 
 #: Settings that do not change any stored result (where to run, how long, when to stop): a run
@@ -808,6 +809,9 @@ def _run_stages(cfg: ConductivityConfig, ex: Executor) -> ConductivityResult:
     # audits keep the keys they had)
     lineage: list[str] = []
     n_grade = n_audit = 0  # refinements of each kind, each with its own cap
+    trainings = [("initial fit", tr["training"].get("stopped_by"))] + [
+        (f"active learning iteration {h['iteration']}", h.get("training_stopped_by"))
+        for h in al["history"]]
     for round_ in range(cfg.max_refinements + cfg.max_audit_refinements + 1):
         audited = any(x != "grade" for x in lineage)
         rkey = key | ({"lineage": lineage} if audited else {})
@@ -843,6 +847,7 @@ def _run_stages(cfg: ConductivityConfig, ex: Executor) -> ConductivityResult:
                            lambda b=out.broken, m=model, d=data, f=out.audited: _refine(
                                m, d, b, cfg, prod_deadline, ex, labelled=f))
         lineage.append(kind)
+        trainings.append((f"refinement after round {round_}", ref.get("training_stopped_by")))
         model, active, data = ref["model"], ref["active_set"], ref["data"]
         reference = ref.get("errors") or evaluate(model, data)
     missing = [T for T in temps if T not in prod]
@@ -865,6 +870,9 @@ def _run_stages(cfg: ConductivityConfig, ex: Executor) -> ConductivityResult:
     result = _summarise(cfg, temps, st, rel, init, tr, al, prod, entry, store)
     result.teacher_check = check
     result.refinements = refinements
+    result.training["stopped_by_time_limit"], note = time_limited_trainings(trainings)
+    if note:
+        result.notes.append(note)
     result.audits = audits
     last_audit = _last_audit_per_temperature(audits)
     unfaithful = {T: r for T, r in last_audit.items() if not r["faithful"] and T in prod}
@@ -885,6 +893,20 @@ def _run_stages(cfg: ConductivityConfig, ex: Executor) -> ConductivityResult:
     result.report = str(write_conductivity_report(result, prod, run_dir))
     (run_dir / "results.json").write_text(__import__("json").dumps(result.to_dict(), indent=2))
     return result
+
+
+def time_limited_trainings(trainings: list[tuple[str, str | None]]) -> tuple[list[str],
+                                                                          str | None]:
+    """The trainings of a run, as (name, what ended it), that ended on their time limit, and
+    the note that says what that means for reproducing the run (None when none did)."""
+    names = [name for name, by in trainings if by == "time limit"]
+    if not names:
+        return [], None
+    return names, (
+        f"training ended on its time limit in: {', '.join(names)}. Those potentials depend "
+        "on how fast this machine ran them: this run directory resumes and replays them "
+        "exactly, but a fresh run with the same seed elsewhere (or on a busier machine) "
+        "trains others; a larger --budget lets training end on its own")
 
 
 def _last_audit_per_temperature(audits: list[dict[str, Any]]) -> dict[float, dict[str, Any]]:

@@ -185,3 +185,21 @@ def test_read_structures_extxyz_and_db(tmp_path):
     write(tmp_path / "bare.extxyz", unlabelled)
     with pytest.raises(InputError, match="frame 0.*no energy label"):
         read_structures(tmp_path / "bare.extxyz")
+
+
+def test_training_says_what_ended_it():
+    """A time limit shorter than one optimiser step ends training after that step and says so
+    (the model then depends on the machine's speed); the epoch count and epochs=0 are named
+    as such."""
+    fn = functools.partial(_evaluate, LennardJones(sigma=2.3, epsilon=0.1, rc=5.0, smooth=True))
+    data = _label_with(_rattled("Ar", 3.7, 6, seed=1), fn)
+    kw = dict(level=6, r_cut=5.0, charges=False, val_fraction=0.0, seed=0, progress=False,
+              threads=1)
+    timed = train(data, epochs=50, max_seconds=1e-9, **kw)
+    assert timed.stopped_by == "time limit" and len(timed.history) == 1
+    assert timed.to_dict()["stopped_by"] == "time limit"
+    full = train(data, epochs=2, patience=10, **kw)
+    assert full.stopped_by == "epochs" and len(full.history) == 2
+    # a limit reached at the last epoch ends nothing early
+    assert train(data, epochs=1, max_seconds=1e-9, **kw).stopped_by == "epochs"
+    assert train(data, epochs=0, **kw).stopped_by == "linear fit"

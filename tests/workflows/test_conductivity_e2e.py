@@ -129,6 +129,12 @@ def test_end_to_end_gives_physical_transport_numbers(reference):
     for a in r["audits"]:
         for row in a["per_temperature"]:
             assert f"<td>{row['steps'][0]}–{row['steps'][1]}</td>" in html
+    # with a budget of 1e5 s every training ends on its epochs or patience, and says so
+    assert r["training"]["stopped_by"] in ("epochs", "patience")
+    assert r["training"]["stopped_by_time_limit"] == []
+    assert all(h["training_stopped_by"] in ("epochs", "patience")
+               for h in r["active_learning"] if "training_stopped_by" in h)
+    assert not any("time limit" in n for n in r["notes"])
     # every stage records the wall time it took, production segments included
     prod = [t for stage, t in r["stages"] if stage == "production"]
     assert prod and all(t > 0 for t in prod)

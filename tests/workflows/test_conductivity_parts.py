@@ -234,3 +234,16 @@ def test_initial_data_labels_go_through_the_runs_executor(tmp_path):
         ref.calc = _lj()
         assert a.get_potential_energy() == pytest.approx(ref.get_potential_energy(), rel=1e-13)
         assert np.allclose(a.get_forces(), ref.get_forces(), rtol=0, atol=1e-12)
+
+
+def test_trainings_ended_by_their_time_limit_are_named():
+    from superionic.workflows.conductivity import time_limited_trainings
+
+    assert time_limited_trainings([("initial fit", "epochs"),
+                                   ("active learning iteration 0", "patience")]) == ([], None)
+    names, note = time_limited_trainings([
+        ("initial fit", "time limit"), ("active learning iteration 0", "epochs"),
+        ("active learning iteration 1", None),  # stored before stopping reasons were kept
+        ("refinement after round 2", "time limit")])
+    assert names == ["initial fit", "refinement after round 2"]
+    assert "initial fit, refinement after round 2" in note and "--budget" in note
