@@ -34,6 +34,7 @@ RUNS: list[tuple[str, list[str], dict[str, str]]] = [
     ("bench_batched_md.py", ["--replicas", "1,8", "--steps", "5", "--threads", "1"],
      ONE_THREAD),
     ("bench_shared_cores.py", ["--steps", "10", "--warm", "2"], {}),
+    ("bench_ensemble_parallel.py", ["--steps", "1000"], {}),
 ]
 
 

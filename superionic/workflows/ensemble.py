@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import replace
 from pathlib import Path
 from time import time as _now
 from typing import Any
 
 from superionic.core.estimate import Estimate
+from superionic.core.executor import Executor
 from superionic.transport.ensemble import combine_runs
 from superionic.workflows.conductivity import (
     ConductivityConfig,
@@ -30,10 +32,30 @@ from superionic.workflows.conductivity import (
 SEED_STRIDE = 100_003
 
 
-def member_config(cfg: ConductivityConfig, k: int, budget_s: float) -> ConductivityConfig:
+def member_config(cfg: ConductivityConfig, k: int, budget_s: float,
+                  **changes: Any) -> ConductivityConfig:
     """Settings of member ``k``: its own seed and run directory, one potential."""
     return replace(cfg, ensemble=1, seed=cfg.seed + k * SEED_STRIDE, budget_s=budget_s,
-                   run_dir=str(Path(cfg.run_dir) / f"member{k}"))
+                   run_dir=str(Path(cfg.run_dir) / f"member{k}"), **changes)
+
+
+def concurrent_members(cfg: ConductivityConfig) -> int:
+    """How many members run at once: one per worker (``--workers``), at most all of them."""
+    return max(1, min(cfg.ensemble, cfg.workers))
+
+
+def _parallel_member_configs(cfg: ConductivityConfig, n_at_once: int
+                             ) -> list[ConductivityConfig]:
+    """Members that run ``n_at_once`` at a time, each a task of the run's executor: every
+    wave of them gets an equal share of the budget, each member its share of the workers
+    (run inside it, locally) and of the cores (``threads``)."""
+    waves = math.ceil(cfg.ensemble / n_at_once)
+    threads = cfg.threads
+    if threads is None and not cfg.scheduler:
+        threads = max(1, (os.cpu_count() or 1) // n_at_once)
+    return [member_config(cfg, k, cfg.budget_s / waves, scheduler=None,
+                          workers=max(1, cfg.workers // n_at_once), threads=threads)
+            for k in range(cfg.ensemble)]
 
 
 def _member_summary(k: int, cfg: ConductivityConfig, r: ConductivityResult) -> dict[str, Any]:
@@ -121,9 +143,11 @@ def combine_members(cfg: ConductivityConfig, cfgs: list[ConductivityConfig],
 def run_ensemble(cfg: ConductivityConfig) -> ConductivityResult:
     """Run (or resume) ``cfg.ensemble`` independent conductivity runs and combine them.
 
-    Members run one after another, each given the budget left divided by the members still to
-    run (so time a member does not use goes to the next); each resumes from its own results
-    store, so a killed ensemble redoes no finished work.
+    With one worker, members run one after another, each given the budget left divided by the
+    members still to run (so time a member does not use goes to the next). With ``workers``
+    > 1 (or a scheduler), they are tasks of one executor, :func:`concurrent_members` at a
+    time, each with the budget of its wave and its share of the workers and cores. Each
+    resumes from its own results store, so a killed ensemble redoes no finished work.
     """
     from superionic.workflows.conductivity_report import write_ensemble_report
 
@@ -132,12 +156,18 @@ def run_ensemble(cfg: ConductivityConfig) -> ConductivityResult:
     t0 = _now()
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    cfgs, members = [], []
-    for k in range(cfg.ensemble):
-        left = cfg.budget_s - (_now() - t0)
-        mc = member_config(cfg, k, max(left / (cfg.ensemble - k), 1.0))
-        cfgs.append(mc)
-        members.append(run_conductivity(mc))
+    n_at_once = concurrent_members(cfg)
+    if n_at_once > 1:
+        cfgs = _parallel_member_configs(cfg, n_at_once)
+        with Executor(cfg.scheduler, workers=n_at_once) as ex:
+            members = ex.map(run_conductivity, cfgs, fresh_processes=True)
+    else:
+        cfgs, members = [], []
+        for k in range(cfg.ensemble):
+            left = cfg.budget_s - (_now() - t0)
+            mc = member_config(cfg, k, max(left / (cfg.ensemble - k), 1.0))
+            cfgs.append(mc)
+            members.append(run_conductivity(mc))
     result = combine_members(cfg, cfgs, members)
     result.report = str(write_ensemble_report(result, members, run_dir))
     (run_dir / "results.json").write_text(json.dumps(result.to_dict(), indent=2))

@@ -87,3 +87,47 @@ def test_dimensionality_without_a_majority_names_every_answer():
     assert ens._consensus(["1D", "2D"]) == "1D or 2D (members differ)"
     assert ens._consensus(["3D", "3D", "2D", "2D"]) == "2D or 3D (members differ)"
     assert ens._consensus(["3D", "2D", "3D"]) == "3D"
+
+
+#: members of the parallel test: sigma(300 K), Ea by member seed offset
+_PARALLEL_TRUTH = {0: (0.3, 0.15), 1: (1.2, 0.12)}
+
+
+def _waiting_member(cfg):
+    """A member that says it started, then waits (up to 60 s) for the other one to start: it
+    comes back with ``overlapped`` True only if both ran at the same time."""
+    import os
+    import time
+    from pathlib import Path
+
+    k = (cfg.seed - 5) // ens.SEED_STRIDE
+    root = Path(cfg.run_dir).parent
+    (root / f"started{k}").write_text(str(os.getpid()))
+    t0 = time.time()
+    while time.time() - t0 < 60 and not (root / f"started{1 - k}").exists():
+        time.sleep(0.05)
+    res = _fake_member(*_PARALLEL_TRUTH[k])
+    res.notes = [f"pid {os.getpid()}", f"overlapped {(root / f'started{1 - k}').exists()}",
+                 f"workers {cfg.workers} threads {cfg.threads} budget {cfg.budget_s:g} "
+                 f"scheduler {cfg.scheduler}"]
+    return res
+
+
+def test_members_run_at_once_as_tasks_of_one_executor(tmp_path, monkeypatch):
+    """With two workers the two members run at the same time, in two processes, each with
+    one worker, its share of the cores and the whole budget; the combination is the one of
+    members run one after another."""
+    import os
+
+    monkeypatch.setattr(ens, "run_conductivity", _waiting_member)
+    cfg = ConductivityConfig(material="Li3N", run_dir=str(tmp_path), budget_s=900.0,
+                             ensemble=2, seed=5, workers=2, progress=False)
+    res = ens.run_ensemble(cfg)
+    notes = {n.split(": ", 1)[1] for n in res.notes if n.startswith("member")}
+    pids = {n for n in notes if n.startswith("pid")}
+    assert len(pids) == 2 and f"pid {os.getpid()}" not in pids
+    assert "overlapped True" in notes and "overlapped False" not in notes
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    assert f"workers 1 threads {threads} budget 900 scheduler None" in notes
+    assert res.sigma_S_per_cm.value == pytest.approx(math.sqrt(0.3 * 1.2), rel=1e-6)
+    assert res.Ea_eV.value == pytest.approx(0.135, abs=1e-9)
