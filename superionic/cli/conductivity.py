@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("conductivity",
                        help="ionic conductivity at 300 K (or --at) from a structure")
-    p.add_argument("structure", help="library material name (see 'materials list') or a "
-                                     "structure file (CIF, POSCAR, ...)")
+    p.add_argument("structure", nargs="+",
+                   help="library material name (see 'materials list') or a structure file "
+                        "(CIF, POSCAR, ...); several make a batch: one run each, --workers "
+                        "of them at once through one executor")
     p.add_argument("--budget", type=float, default=1800.0, metavar="S",
-                   help="wall-time budget in seconds (default 1800)")
-    p.add_argument("--run-dir", default=None, help="run directory (default runs/<structure>)")
+                   help="wall-time budget in seconds, of each structure (default 1800)")
+    p.add_argument("--run-dir", default=None,
+                   help="run directory (default runs/<structure>); for several structures "
+                        "the folder of their run directories, DIR/<structure>")
     p.add_argument("--temperatures", type=float, nargs="+", metavar="K",
                    help="MD temperatures (default: chosen from the expected Ea)")
     p.add_argument("--at", type=float, default=300.0, metavar="K",
@@ -70,16 +75,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _config(args: argparse.Namespace, structure: str, run_dir: str) -> Any:
+    from superionic.workflows.conductivity import ConductivityConfig
 
-    from superionic.cli._common import print_table, write_json
-    from superionic.core.estimate import Estimate
-    from superionic.workflows.conductivity import ConductivityConfig, run_conductivity
-
-    run_dir = args.run_dir or str(Path("runs") / Path(args.structure).stem)
-    cfg = ConductivityConfig(
-        material=args.structure, run_dir=run_dir, budget_s=args.budget,
+    return ConductivityConfig(
+        material=structure, run_dir=run_dir, budget_s=args.budget,
         temperatures_K=args.temperatures, target_T_K=args.at, species=args.species,
         teacher=args.teacher, device=args.device, seed=args.seed,
         min_distance_A=args.min_distance, level=args.level, charges=not args.no_charges,
@@ -90,7 +90,70 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, workers=args.workers,
         dopant=args.dopant, dopant_x=args.dopant_x, vacancies=args.vacancies,
         ensemble=args.ensemble, threads=args.threads)
-    res = run_conductivity(cfg)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from superionic.cli._common import write_json
+    from superionic.workflows.conductivity import run_conductivity
+
+    structures = list(args.structure)
+    if len(structures) > 1:
+        return _run_batch(args, structures)
+    run_dir = args.run_dir or str(Path("runs") / Path(structures[0]).stem)
+    res = run_conductivity(_config(args, structures[0], run_dir))
+    _print_result(res)
+    if args.json:
+        write_json(args.json, res.to_dict())
+    return 0
+
+
+def _run_batch(args: argparse.Namespace, structures: list[str]) -> int:
+    """Several structures, one run each, through one executor; a failed run is named and the
+    others go on. ``--json`` writes ``{"materials": [...]}``, one result (or error) each."""
+    from pathlib import Path
+
+    from superionic.cli._common import print_table, write_json
+    from superionic.workflows.batch import RunFailure, concurrent_runs, run_many, share
+
+    stems = [Path(s).stem for s in structures]
+    if len(set(stems)) < len(stems):
+        from superionic.core.errors import InputError
+
+        raise InputError(f"structures {structures}", field="structure",
+                         expected="distinct names: each structure's run directory is "
+                                  "named after it")
+    root = Path(args.run_dir or "runs")
+    cfgs = [_config(args, s, str(root / stem)) for s, stem in zip(structures, stems,
+                                                                   strict=True)]
+    n_at_once = concurrent_runs(len(cfgs), args.workers)
+    if n_at_once > 1:
+        from dataclasses import replace
+
+        cfgs = [replace(c, **share(c, n_at_once)) for c in cfgs]
+    results = run_many(cfgs, args.scheduler, n_at_once, keep_going=True)
+    rows = []
+    for cfg, res in zip(cfgs, results, strict=True):
+        if isinstance(res, RunFailure):
+            rows.append((cfg.material, f"failed: {res.error}"))
+            continue
+        _print_result(res)
+        print()
+        rows.append((cfg.material, f"sigma({res.target_T_K:g} K) {res.sigma_S_per_cm} S/cm, "
+                                   f"Ea {res.Ea_eV} eV; {res.report}"))
+    print_table(rows, title=f"Batch of {len(cfgs)} structures")
+    if args.json:
+        write_json(args.json, {"materials": [
+            r.to_dict() if isinstance(r, RunFailure) else r.to_dict() | {"run_dir": c.run_dir}
+            for c, r in zip(cfgs, results, strict=True)]})
+    return 1 if any(isinstance(r, RunFailure) for r in results) else 0
+
+
+def _print_result(res: Any) -> None:
+    from superionic.cli._common import print_table
+    from superionic.core.estimate import Estimate
+
     exp = res.experiment
     rows = [(f"sigma({res.target_T_K:g} K)", f"{res.sigma_S_per_cm} S/cm"),
             ("Ea", f"{res.Ea_eV} eV"),
@@ -117,10 +180,6 @@ def run(args: argparse.Namespace) -> int:
     print_table(rows, title=f"Ionic conductivity of {res.material}")
     for note in res.notes:
         print(f"  note: {note}")
-    if args.json:
-        payload = res.to_dict()
-        write_json(args.json, payload)
-    return 0
 
 
 def _refinements_summary(refinements: list[dict]) -> str:

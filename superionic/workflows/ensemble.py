@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import replace
 from pathlib import Path
 from time import time as _now
 from typing import Any
 
 from superionic.core.estimate import Estimate
-from superionic.core.executor import Executor
 from superionic.transport.ensemble import combine_runs
+from superionic.workflows.batch import concurrent_runs, run_many, share
 from superionic.workflows.conductivity import (
     ConductivityConfig,
     ConductivityResult,
@@ -39,22 +38,11 @@ def member_config(cfg: ConductivityConfig, k: int, budget_s: float,
                    run_dir=str(Path(cfg.run_dir) / f"member{k}"), **changes)
 
 
-def concurrent_members(cfg: ConductivityConfig) -> int:
-    """How many members run at once: one per worker (``--workers``), at most all of them."""
-    return max(1, min(cfg.ensemble, cfg.workers))
-
-
-def _parallel_member_configs(cfg: ConductivityConfig, n_at_once: int
-                             ) -> list[ConductivityConfig]:
-    """Members that run ``n_at_once`` at a time, each a task of the run's executor: every
-    wave of them gets an equal share of the budget, each member its share of the workers
-    (run inside it, locally) and of the cores (``threads``)."""
+def member_configs(cfg: ConductivityConfig, n_at_once: int) -> list[ConductivityConfig]:
+    """Members that run ``n_at_once`` at a time: every wave of them gets an equal share of the
+    budget, each member its share of the workers and cores (:func:`.batch.share`)."""
     waves = math.ceil(cfg.ensemble / n_at_once)
-    threads = cfg.threads
-    if threads is None and not cfg.scheduler:
-        threads = max(1, (os.cpu_count() or 1) // n_at_once)
-    return [member_config(cfg, k, cfg.budget_s / waves, scheduler=None,
-                          workers=max(1, cfg.workers // n_at_once), threads=threads)
+    return [member_config(cfg, k, cfg.budget_s / waves, **share(cfg, n_at_once))
             for k in range(cfg.ensemble)]
 
 
@@ -145,9 +133,10 @@ def run_ensemble(cfg: ConductivityConfig) -> ConductivityResult:
 
     With one worker, members run one after another, each given the budget left divided by the
     members still to run (so time a member does not use goes to the next). With ``workers``
-    > 1 (or a scheduler), they are tasks of one executor, :func:`concurrent_members` at a
-    time, each with the budget of its wave and its share of the workers and cores. Each
-    resumes from its own results store, so a killed ensemble redoes no finished work.
+    > 1, they are tasks of one executor (the run's scheduler's, where it has one), one per
+    worker at a time (:func:`.batch.run_many`), each with the budget of its wave and its
+    share of the workers and cores. Each resumes from its own results store, so a killed
+    ensemble redoes no finished work.
     """
     from superionic.workflows.conductivity_report import write_ensemble_report
 
@@ -156,11 +145,10 @@ def run_ensemble(cfg: ConductivityConfig) -> ConductivityResult:
     t0 = _now()
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    n_at_once = concurrent_members(cfg)
+    n_at_once = concurrent_runs(cfg.ensemble, cfg.workers)
     if n_at_once > 1:
-        cfgs = _parallel_member_configs(cfg, n_at_once)
-        with Executor(cfg.scheduler, workers=n_at_once) as ex:
-            members = ex.map(run_conductivity, cfgs, fresh_processes=True)
+        cfgs = member_configs(cfg, n_at_once)
+        members = run_many(cfgs, cfg.scheduler, n_at_once)
     else:
         cfgs, members = [], []
         for k in range(cfg.ensemble):

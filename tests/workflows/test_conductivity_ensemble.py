@@ -5,30 +5,10 @@ import math
 
 import numpy as np
 import pytest
+from fake_results import fake_result
 
-from superionic.core.estimate import Estimate
-from superionic.transport.arrhenius import fit_arrhenius
 from superionic.workflows import ensemble as ens
-from superionic.workflows.conductivity import ConductivityConfig, ConductivityResult
-
-
-def _fake_member(sigma_300: float, Ea: float, dim_target: str = "3D") -> ConductivityResult:
-    temps = [600.0, 700.0, 800.0, 900.0]
-    kB = 8.617333262e-5
-    sig = [sigma_300 * 300 / T * math.exp(-Ea / kB * (1 / T - 1 / 300)) for T in temps]
-    fit = fit_arrhenius(temps, sig, multiply_by_T=True, log_stderr=[0.1] * 4,
-                        quantity="sigma")
-    rows = [{"T_K": T, "steps": 1000, "D_tracer_cm2_per_s": Estimate.from_log(
-                math.log(s * 1e-3), 0.1).to_dict(),
-             "sigma_NE_S_per_cm": Estimate.from_log(math.log(s), 0.1).to_dict()}
-            for T, s in zip(temps, sig, strict=True)]
-    return ConductivityResult(
-        material="Li3N", target_T_K=300.0, sigma_S_per_cm=fit.predict(300.0), Ea_eV=fit.Ea_eV,
-        haven_ratio=Estimate.from_log(math.log(0.6), 0.1), temperatures_K=temps,
-        per_temperature=rows, arrhenius=fit.to_dict(), dimensionality="3D",
-        structure={"ordering": {"method": "ordered"}}, training={}, active_learning=[],
-        teacher_check=None, experiment={}, stages=[("train", 1.0)], arrhenius_fit=fit,
-        dimensionality_at_target=dim_target)
+from superionic.workflows.conductivity import ConductivityConfig
 
 
 def test_members_are_independent_and_combined_by_random_effects(tmp_path, monkeypatch):
@@ -41,7 +21,7 @@ def test_members_are_independent_and_combined_by_random_effects(tmp_path, monkey
         k = len(seen)
         seen.append(cfg)
         clock[0] += 0.5 * cfg.budget_s
-        return _fake_member(*truth[k])
+        return fake_result(*truth[k])
 
     monkeypatch.setattr(ens, "run_conductivity", fake_run)
     monkeypatch.setattr(ens, "_now", lambda: clock[0])
@@ -106,7 +86,7 @@ def _waiting_member(cfg):
     t0 = time.time()
     while time.time() - t0 < 60 and not (root / f"started{1 - k}").exists():
         time.sleep(0.05)
-    res = _fake_member(*_PARALLEL_TRUTH[k])
+    res = fake_result(*_PARALLEL_TRUTH[k])
     res.notes = [f"pid {os.getpid()}", f"overlapped {(root / f'started{1 - k}').exists()}",
                  f"workers {cfg.workers} threads {cfg.threads} budget {cfg.budget_s:g} "
                  f"scheduler {cfg.scheduler}"]
@@ -119,7 +99,9 @@ def test_members_run_at_once_as_tasks_of_one_executor(tmp_path, monkeypatch):
     members run one after another."""
     import os
 
-    monkeypatch.setattr(ens, "run_conductivity", _waiting_member)
+    from superionic.workflows import batch
+
+    monkeypatch.setattr(batch, "run_conductivity", _waiting_member)
     cfg = ConductivityConfig(material="Li3N", run_dir=str(tmp_path), budget_s=900.0,
                              ensemble=2, seed=5, workers=2, progress=False)
     res = ens.run_ensemble(cfg)
