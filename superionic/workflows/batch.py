@@ -2,10 +2,10 @@
 
 Each run is one task: a spawned local process, or a Dask worker where a scheduler is given
 (:class:`superionic.core.executor.Executor`). Runs going at once share the machine: each gets
-``workers // n_at_once`` workers of its own (run inside it, locally) and, on a local machine,
-``cores // n_at_once`` threads, so that runs side by side do not oversubscribe the cores
-(``benchmarks/bench_shared_cores.py``). Every run keeps its own run directory and results
-store, so a killed batch resumes each run where it stopped.
+``workers // n_at_once`` workers of its own (run inside it, locally) and, on this machine (a
+local pool or ``local-dask``), ``cores // n_at_once`` threads, so that runs side by side do
+not oversubscribe the cores (``benchmarks/bench_shared_cores.py``). Every run keeps its own
+run directory and results store, so a killed batch resumes each run where it stopped.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def share(cfg: ConductivityConfig, n_at_once: int) -> dict[str, Any]:
     """Settings of one of ``n_at_once`` runs going at once (its workers, threads, no
     scheduler of its own: the batch's executor is the one that distributes)."""
     threads = cfg.threads
-    if threads is None and not cfg.scheduler:
+    if threads is None and cfg.scheduler in (None, "local-dask"):  # on this machine's cores
         threads = max(1, (os.cpu_count() or 1) // n_at_once)
     return {"scheduler": None, "workers": max(1, cfg.workers // n_at_once),
             "threads": threads}

@@ -50,6 +50,8 @@ def test_runs_going_at_once_share_workers_and_cores():
     assert batch.share(ConductivityConfig(material="Li3N", threads=3), 2)["threads"] == 3
     assert batch.share(ConductivityConfig(material="Li3N", scheduler="tcp://h:8786"),
                        2)["threads"] is None
+    assert batch.share(ConductivityConfig(material="Li3N", scheduler="local-dask"),
+                       2)["threads"] == max(1, (os.cpu_count() or 1) // 2)
 
 
 def test_structures_with_one_name_are_refused(tmp_path, capsys):
