@@ -25,3 +25,13 @@ def fake_result(sigma_300: float, Ea: float, dim_target: str = "3D") -> Conducti
         structure={"ordering": {"method": "ordered"}}, training={}, active_learning=[],
         teacher_check=None, experiment={}, stages=[("train", 1.0)], arrhenius_fit=fit,
         dimensionality_at_target=dim_target)
+
+
+def result_with_pid(cfg):
+    """A stand-in for a whole run: a fixed result that names the process that made it."""
+    import os
+
+    res = fake_result(0.3, 0.15)
+    res.material = cfg.material
+    res.notes = [f"pid {os.getpid()}", f"threads {cfg.threads}"]
+    return res

@@ -58,3 +58,15 @@ def test_structures_with_one_name_are_refused(tmp_path, capsys):
     a, b = tmp_path / "a" / "x.cif", tmp_path / "b" / "x.cif"
     rc = main(["conductivity", str(a), str(b), "--run-dir", str(tmp_path)])
     assert rc != 0 and "distinct names" in capsys.readouterr().err
+
+
+def test_runs_of_a_batch_go_to_dask_workers(monkeypatch):
+    """With a scheduler the runs are Dask tasks: made in worker processes, results in order."""
+    from fake_results import result_with_pid
+
+    monkeypatch.setattr(batch, "run_conductivity", result_with_pid)
+    cfgs = [ConductivityConfig(material=m, scheduler="local-dask", workers=2)
+            for m in ("Li3N", "Li6PS5Cl", "Li6PS5Br")]
+    out = batch.run_many(cfgs, "local-dask", 2)
+    assert [r.material for r in out] == ["Li3N", "Li6PS5Cl", "Li6PS5Br"]
+    assert f"pid {os.getpid()}" not in {r.notes[0] for r in out}
