@@ -115,7 +115,7 @@ def _run_batch(args: argparse.Namespace, structures: list[str]) -> int:
     from pathlib import Path
 
     from superionic.cli._common import print_table, write_json
-    from superionic.workflows.batch import RunFailure, concurrent_runs, run_many, share
+    from superionic.workflows.batch import RunFailure, concurrent_runs, run_many
 
     stems = [Path(s).stem for s in structures]
     if len(set(stems)) < len(stems):
@@ -127,12 +127,8 @@ def _run_batch(args: argparse.Namespace, structures: list[str]) -> int:
     root = Path(args.run_dir or "runs")
     cfgs = [_config(args, s, str(root / stem)) for s, stem in zip(structures, stems,
                                                                    strict=True)]
-    n_at_once = concurrent_runs(len(cfgs), args.workers)
-    if n_at_once > 1:
-        from dataclasses import replace
-
-        cfgs = [replace(c, **share(c, n_at_once)) for c in cfgs]
-    results = run_many(cfgs, args.scheduler, n_at_once, keep_going=True)
+    results = run_many(cfgs, args.scheduler, concurrent_runs(len(cfgs), args.workers),
+                       keep_going=True)
     rows = []
     for cfg, res in zip(cfgs, results, strict=True):
         if isinstance(res, RunFailure):

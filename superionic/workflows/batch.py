@@ -11,7 +11,7 @@ run directory and results store, so a killed batch resumes each run where it sto
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from superionic.core.executor import Executor
@@ -60,10 +60,14 @@ def run_many(cfgs: list[ConductivityConfig], scheduler: str | None, n_at_once: i
              keep_going: bool = False) -> list[ConductivityResult | RunFailure]:
     """The results of ``cfgs``, in their order, ``n_at_once`` runs at a time through one
     executor (one after another in this process when ``n_at_once`` is 1 and there is no
-    scheduler). With ``keep_going`` a run that fails gives a :class:`RunFailure` in its place;
-    otherwise its error ends the batch."""
+    scheduler), each run that is a task with its :func:`share`. With ``keep_going`` a run
+    that fails gives a :class:`RunFailure` in its place; otherwise its error ends the batch.
+    """
     fn = _run_or_failure if keep_going else run_conductivity
     if n_at_once <= 1 and not scheduler:
         return [fn(c) for c in cfgs]
+    # every run that is a task gets its share, and no scheduler of its own: a run inside a
+    # Dask worker must not start (or connect to) a cluster again
+    cfgs = [replace(c, **share(c, n_at_once)) for c in cfgs]
     with Executor(scheduler, workers=n_at_once) as ex:
         return ex.map(fn, cfgs, fresh_processes=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from superionic.core.estimate import Estimate
 from superionic.transport.ensemble import combine_runs
-from superionic.workflows.batch import concurrent_runs, run_many, share
+from superionic.workflows.batch import concurrent_runs, run_many
 from superionic.workflows.conductivity import (
     ConductivityConfig,
     ConductivityResult,
@@ -40,9 +40,9 @@ def member_config(cfg: ConductivityConfig, k: int, budget_s: float,
 
 def member_configs(cfg: ConductivityConfig, n_at_once: int) -> list[ConductivityConfig]:
     """Members that run ``n_at_once`` at a time: every wave of them gets an equal share of the
-    budget, each member its share of the workers and cores (:func:`.batch.share`)."""
+    budget (:func:`.batch.run_many` gives each its share of the workers and cores)."""
     waves = math.ceil(cfg.ensemble / n_at_once)
-    return [member_config(cfg, k, cfg.budget_s / waves, **share(cfg, n_at_once))
+    return [member_config(cfg, k, cfg.budget_s / waves)
             for k in range(cfg.ensemble)]
 
 

@@ -33,5 +33,5 @@ def result_with_pid(cfg):
 
     res = fake_result(0.3, 0.15)
     res.material = cfg.material
-    res.notes = [f"pid {os.getpid()}", f"threads {cfg.threads}"]
+    res.notes = [f"pid {os.getpid()}", f"threads {cfg.threads}", f"scheduler {cfg.scheduler}"]
     return res

@@ -70,3 +70,18 @@ def test_runs_of_a_batch_go_to_dask_workers(monkeypatch):
     out = batch.run_many(cfgs, "local-dask", 2)
     assert [r.material for r in out] == ["Li3N", "Li6PS5Cl", "Li6PS5Br"]
     assert f"pid {os.getpid()}" not in {r.notes[0] for r in out}
+
+
+def test_a_batch_sent_to_a_scheduler_one_at_a_time_starts_no_cluster_inside_its_runs(
+        monkeypatch):
+    """One worker and a scheduler: the runs are still Dask tasks, and each arrives without a
+    scheduler of its own (inside a worker it would start a cluster again)."""
+    from fake_results import result_with_pid
+
+    monkeypatch.setattr(batch, "run_conductivity", result_with_pid)
+    cfgs = [ConductivityConfig(material=m, scheduler="local-dask", workers=1)
+            for m in ("Li3N", "Li6PS5Cl")]
+    out = batch.run_many(cfgs, "local-dask", batch.concurrent_runs(2, 1))
+    assert [r.material for r in out] == ["Li3N", "Li6PS5Cl"]
+    assert {r.notes[2] for r in out} == {"scheduler None"}
+    assert f"pid {os.getpid()}" not in {r.notes[0] for r in out}
